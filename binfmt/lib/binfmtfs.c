@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <libkmod.h>
+#include <libmount.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "binfmtfs.h"
+#include "util.h"
+
+#define BINFMTFS_MAGIC 0x42494e4d
+#define AUTOFS_MAGIC 0x0187
+/* Fixed inode numbers of the initial namespaces (include/linux/proc_ns.h).
+ * The mount namespace got one only in recent kernels (seen on 6.18). */
+#define PROC_USER_INIT_INO 0xEFFFFFFDU
+#define PROC_PID_INIT_INO 0xEFFFFFFCU
+#define PROC_MNT_INIT_INO 0xEFFFFFF8U
+/* Since 6.7 an instance lives only while one of its mounts does. */
+#define KERNEL_PER_USERNS_INSTANCES 6007
+#define AUTOFS_TRIGGER_TIMEOUT_MS 5000
+
+unsigned bfs_kernel_version(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return 0;
+	return major * 1000 + minor;
+}
+
+static ino_t ns_inode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) < 0 ? 0 : st.st_ino;
+}
+
+bool bfs_in_private_userns(void)
+{
+	return ns_inode("/proc/self/ns/user") != PROC_USER_INIT_INO;
+}
+
+bool bfs_have_cap_sys_admin(void)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (!caps)
+		return false;
+	if (cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &v) < 0)
+		v = CAP_CLEAR;
+	cap_free(caps);
+	return v == CAP_SET;
+}
+
+/* fs type at path without triggering an automount: O_PATH stops the walk at
+ * the autofs mount point instead of waiting for the daemon. */
+static long fs_type_at(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
+	struct statfs sfs;
+
+	if (fd < 0)
+		return -errno;
+	if (fstatfs(fd, &sfs) < 0)
+		return -errno;
+	return (long)sfs.f_type;
+}
+
+static bool filesystem_listed(const char *proc_filesystems)
+{
+	_cleanup_fclose_ FILE *f = fopen(proc_filesystems, "re");
+	char line[256];
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *tab = strrchr(line, '\t');
+		const char *fs = tab ? tab + 1 : line;
+		if (!strcmp(fs, "binfmt_misc\n") || !strcmp(fs, "binfmt_misc"))
+			return true;
+	}
+	return false;
+}
+
+static int load_module(struct bi_error *err)
+{
+	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+	struct kmod_module *mod = NULL;
+	int r;
+
+	if (!ctx)
+		return bi_error_set(err, -ENOMEM, "cannot initialise libkmod");
+	r = kmod_module_new_from_name(ctx, "binfmt_misc", &mod);
+	if (r == 0)
+		r = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
+	if (mod)
+		kmod_module_unref(mod);
+	kmod_unref(ctx);
+	if (r < 0)
+		return bi_error_set(err, r,
+				    "binfmt_misc is not in this kernel and its module could not be loaded (%s): "
+				    "run 'modprobe binfmt_misc' on the host (needs CONFIG_BINFMT_MISC)",
+				    strerror(-r));
+	return 0;
+}
+
+/* Make sure the kernel knows the filesystem, loading the module when needed. */
+static int ensure_filesystem(const struct bfs_options *o, struct bi_error *err)
+{
+	const char *pf = o->proc_filesystems ? o->proc_filesystems : "/proc/filesystems";
+	int r;
+
+	if (filesystem_listed(pf))
+		return 0;
+	r = load_module(err);
+	if (r < 0)
+		return r;
+	if (!filesystem_listed(pf))
+		return bi_error_set(err, -ENODEV,
+				    "binfmt_misc is not available in this kernel even after loading its module: "
+				    "use a kernel built with CONFIG_BINFMT_MISC");
+	return 0;
+}
+
+/* Trigger an automount by touching the path in a child, so a dead automount
+ * daemon cannot hang us: we give up after a timeout and kill the child. */
+static void trigger_automount(const char *path)
+{
+	pid_t pid = fork();
+	struct stat st;
+
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s/status", path);
+		_exit(stat(p, &st) < 0 ? 1 : 0);
+	}
+	for (int waited = 0; waited < AUTOFS_TRIGGER_TIMEOUT_MS; waited += 10) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static int do_mount(const char *path, struct bi_error *err)
+{
+	struct libmnt_context *cxt = mnt_new_context();
+	int r;
+
+	if (!cxt)
+		return bi_error_set(err, -ENOMEM, "cannot initialise libmount");
+	mnt_context_set_source(cxt, "binfmt_misc");
+	mnt_context_set_target(cxt, path);
+	mnt_context_set_fstype(cxt, "binfmt_misc");
+	mnt_context_set_mflags(cxt, MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	/* No /etc/fstab or utab lookups: mount exactly what we say. */
+	mnt_context_disable_helpers(cxt, 1);
+	mnt_context_disable_mtab(cxt, 1);
+	r = mnt_context_mount(cxt);
+	if (r > 0) { /* libmount: positive = mount(2) failed; its errno is kept aside */
+		int e = mnt_context_get_syscall_errno(cxt);
+		r = -(e ? e : EIO);
+	} else if (r == 0 && mnt_context_get_status(cxt) != 1) {
+		r = -EIO;
+	}
+	mnt_free_context(cxt);
+	if (r == 0)
+		return 0;
+	if (r == -EPERM || r == -EACCES || r == -EROFS)
+		return bi_error_set(err, r,
+				    "cannot mount binfmt_misc at %s (%s): run as root, or the container with --privileged",
+				    path, strerror(-r));
+	return bi_error_set(err, r, "cannot mount binfmt_misc at %s: %s", path, strerror(-r < 0 ? -r : EIO));
+}
+
+static bool status_created_since(int dirfd, const struct timespec *t0)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, "status", &st, 0) < 0)
+		return false;
+	/* The root and status inodes are created when the superblock is filled:
+	 * a ctime from before our mount means the instance already existed. The
+	 * kernel's clock is coarse, so allow one tick of slack. */
+	if (st.st_ctim.tv_sec != t0->tv_sec)
+		return st.st_ctim.tv_sec > t0->tv_sec;
+	return st.st_ctim.tv_nsec + 20 * 1000 * 1000 >= t0->tv_nsec;
+}
+
+/* Find a mount namespace that outlives us: the initial one. Returns an open
+ * fd on its nsfs file, or -1. Our own namespace counts as "found" via *ours. */
+static int host_mntns_fd(bool *ours)
+{
+	ino_t self = ns_inode("/proc/self/ns/mnt");
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	*ours = self == PROC_MNT_INIT_INO;
+	if (*ours)
+		return -1;
+	/* Kernels before the fixed inode: pid 1 of the initial pid namespace. */
+	if (ns_inode("/proc/self/ns/pid") == PROC_PID_INIT_INO) {
+		ino_t init = ns_inode("/proc/1/ns/mnt");
+		if (init && init == self) {
+			*ours = true;
+			return -1;
+		}
+		if (init)
+			return open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+	}
+	/* pid 1 may be unreadable (a sandbox supervisor): any process in the
+	 * initial mount namespace will do. */
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		char p[300];
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/ns/mnt", de->d_name);
+		if (ns_inode(p) == PROC_MNT_INIT_INO)
+			return open(p, O_RDONLY | O_CLOEXEC);
+	}
+	return -1;
+}
+
+/* In a child: enter the host's mount namespace and make sure binfmt_misc is
+ * mounted at its default place there. The child reports the instance's st_dev
+ * so we can check it is the one we registered into. */
+static int mount_in_host_ns(int nsfd, dev_t want)
+{
+	int pfd[2];
+	pid_t pid;
+	dev_t got = 0;
+	int status;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		struct stat st;
+		close(pfd[0]);
+		if (setns(nsfd, CLONE_NEWNS) < 0)
+			_exit(1);
+		if (fs_type_at(BINFMTFS_DEFAULT_MOUNT) != BINFMTFS_MAGIC &&
+		    mount("binfmt_misc", BINFMTFS_DEFAULT_MOUNT, "binfmt_misc",
+			  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			_exit(2);
+		if (stat(BINFMTFS_DEFAULT_MOUNT "/status", &st) < 0)
+			_exit(3);
+		if (write(pfd[1], &st.st_dev, sizeof(st.st_dev)) != sizeof(st.st_dev))
+			_exit(4);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &got, sizeof(got)) != sizeof(got))
+		got = 0;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EPERM;
+	return got == want ? 0 : -EXDEV;
+}
+
+/* Decide whether what we register through a mount we made will survive us. */
+static int check_persistence(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err)
+{
+	struct stat st;
+	bool ours;
+	_cleanup_close_ int nsfd = -1;
+	int r;
+
+	fs->persistent = true;
+	if (!fs->fresh_instance || bfs_kernel_version() < KERNEL_PER_USERNS_INSTANCES)
+		return 0;
+	if (fs->private_userns) {
+		/* A user namespace's instance is private by design; say so. */
+		fs->persistent = false;
+		return 0;
+	}
+	nsfd = host_mntns_fd(&ours);
+	if (ours)
+		return 0; /* our mount is in the host's namespace and stays there */
+	if (nsfd >= 0 && fstatat(fs->dirfd, "status", &st, 0) == 0) {
+		r = mount_in_host_ns(nsfd, st.st_dev);
+		if (r == 0) {
+			snprintf(fs->note, sizeof(fs->note),
+				 "binfmt_misc was not mounted on the host: mounted it at %s in the host's mount namespace",
+				 BINFMTFS_DEFAULT_MOUNT);
+			return 0;
+		}
+	}
+	fs->persistent = false;
+	if (!o->need_persistent)
+		return 0;
+	return bi_error_set(err, -EXDEV,
+			    "binfmt_misc is not mounted on the host, and registrations made from this private mount "
+			    "namespace would vanish when it exits (Linux >= 6.7): run the container with --pid=host, "
+			    "or first run 'mount -t binfmt_misc binfmt_misc %s' on the host",
+			    BINFMTFS_DEFAULT_MOUNT);
+}
+
+static int open_mounted(struct binfmtfs *fs, struct bi_error *err)
+{
+	fs->dirfd = open(fs->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->dirfd < 0)
+		return bi_error_set(err, -errno, "cannot open %s: %s", fs->path, strerror(errno));
+	if (faccessat(fs->dirfd, "status", F_OK, 0) < 0)
+		return bi_error_set(err, -ENOTDIR, "%s is not a binfmt_misc mount (no status file)", fs->path);
+	return 0;
+}
+
+static int mount_fresh(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err)
+{
+	struct timespec t0;
+	int r;
+
+	if (!bfs_have_cap_sys_admin())
+		return bi_error_set(err, -EPERM,
+				    "binfmt_misc is not mounted at %s and mounting it needs CAP_SYS_ADMIN: "
+				    "run as root, or the container with --privileged", fs->path);
+	clock_gettime(CLOCK_REALTIME, &t0);
+	r = do_mount(fs->path, err);
+	if (r < 0)
+		return r;
+	fs->mounted_here = true;
+	r = open_mounted(fs, err);
+	if (r < 0)
+		return r;
+	fs->fresh_instance = status_created_since(fs->dirfd, &t0);
+	r = check_persistence(fs, o, err);
+	if (r < 0) {
+		/* Leave nothing behind: the instance dies with this mount. */
+		close(fs->dirfd);
+		fs->dirfd = -1;
+		umount2(fs->path, MNT_DETACH);
+		fs->mounted_here = false;
+	}
+	return r;
+}
+
+int bfs_open(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err)
+{
+	const char *mp = o->mountpoint ? o->mountpoint : BINFMTFS_DEFAULT_MOUNT;
+	long type;
+	int r;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->dirfd = -1;
+	fs->private_userns = bfs_in_private_userns();
+	if (copy_str(fs->path, sizeof(fs->path), mp) < 0)
+		return bi_error_set(err, -ENAMETOOLONG, "mount point path is too long");
+
+	type = fs_type_at(mp);
+	if (type == -ENOENT && !strcmp(mp, BINFMTFS_DEFAULT_MOUNT)) {
+		/* /proc/sys/fs/binfmt_misc only exists once the fs is registered. */
+		r = ensure_filesystem(o, err);
+		if (r < 0)
+			return r;
+		type = fs_type_at(mp);
+	}
+	if (type < 0)
+		return bi_error_set(err, (int)type, "cannot use %s as binfmt_misc mount point: %s", mp,
+				    strerror((int)-type));
+	if (type == AUTOFS_MAGIC && o->may_mount) {
+		/* systemd's proc-sys-fs-binfmt_misc.automount: let it mount the host's
+		 * instance rather than shadowing it with one of our own. */
+		trigger_automount(mp);
+		type = fs_type_at(mp);
+		if (type == AUTOFS_MAGIC)
+			return bi_error_set(err, -EHOSTDOWN,
+					    "%s is an automount point that did not mount binfmt_misc: "
+					    "run 'systemctl start proc-sys-fs-binfmt_misc.mount' on the host", mp);
+		snprintf(fs->note, sizeof(fs->note), "triggered the automount at %s", mp);
+	}
+	if (type == BINFMTFS_MAGIC)
+		return open_mounted(fs, err);
+	if (!o->may_mount)
+		return 0; /* not mounted: an empty registry as far as readers care */
+	r = ensure_filesystem(o, err);
+	if (r < 0)
+		return r;
+	return mount_fresh(fs, o, err);
+}
+
+void bfs_close(struct binfmtfs *fs)
+{
+	if (fs->dirfd >= 0)
+		close(fs->dirfd);
+	fs->dirfd = -1;
+}
+
+static int read_file_at(int dirfd, const char *name, char *buf, size_t n)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	size_t total = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (total + 1 < n) {
+		ssize_t k = read(fd, buf + total, n - 1 - total);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		total += (size_t)k;
+	}
+	buf[total] = '\0';
+	return (int)total;
+}
+
+int bfs_read_entry(struct binfmtfs *fs, const char *name, struct binfmt_entry *e)
+{
+	char text[8192];
+	int r;
+
+	if (fs->dirfd < 0)
+		return -ENOENT;
+	if (!entry_name_valid(name))
+		return -EINVAL;
+	r = read_file_at(fs->dirfd, name, text, sizeof(text));
+	if (r < 0)
+		return r;
+	return entry_parse(name, text, e);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct binfmt_entry *)a)->name, ((const struct binfmt_entry *)b)->name);
+}
+
+int bfs_list(struct binfmtfs *fs, struct binfmt_entry **entries, size_t *n, struct bi_error *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_free_ struct binfmt_entry *v = NULL;
+	size_t count = 0, cap = 0;
+	struct dirent *de;
+	int fd;
+
+	*entries = NULL;
+	*n = 0;
+	if (fs->dirfd < 0)
+		return 0;
+	fd = openat(fs->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return bi_error_set(err, -e, "cannot list %s: %s", fs->path, strerror(e));
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "register") || !strcmp(de->d_name, "status"))
+			continue;
+		if (count == cap) {
+			struct binfmt_entry *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (!nv)
+				return bi_error_set(err, -ENOMEM, "out of memory");
+			v = nv;
+		}
+		/* An entry removed while we list, or one we cannot parse, is skipped:
+		 * it is not ours to judge. */
+		if (bfs_read_entry(fs, de->d_name, &v[count]) == 0)
+			count++;
+	}
+	qsort(v, count, sizeof(*v), cmp_entry);
+	*entries = steal_ptr(&v);
+	*n = count;
+	return 0;
+}
+
+static int write_at(int dirfd, const char *name, const char *data, size_t len)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t k;
+
+	if (fd < 0)
+		return -errno;
+	/* binfmt_misc parses each write on its own: exactly one write(2). */
+	k = write(fd, data, len);
+	if (k < 0)
+		return -errno;
+	return (size_t)k == len ? 0 : -EIO;
+}
+
+static int explain_write_error(struct binfmtfs *fs, int r, const char *what, struct bi_error *err)
+{
+	switch (-r) {
+	case EROFS:
+		return bi_error_set(err, r, "%s: %s is read-only: run the container with --privileged", what,
+				    fs->path);
+	case EACCES:
+	case EPERM:
+		return bi_error_set(err, r, "%s: permission denied writing %s: run as root (CAP_SYS_ADMIN), "
+				    "or the container with --privileged", what, fs->path);
+	default:
+		return bi_error_set(err, r, "%s: %s", what, strerror(-r));
+	}
+}
+
+int bfs_register(struct binfmtfs *fs, const struct binfmt_entry *e, struct bi_error *err)
+{
+	char line[ENTRY_REGISTER_MAX + 2];
+	int len = entry_format_register(e, line, sizeof(line));
+	int r;
+
+	if (len < 0)
+		return bi_error_set(err, len, "entry %s cannot be registered: %s", e->name,
+				    len == -ENAMETOOLONG ? "register string too long" : "invalid field");
+	if (fs->dirfd < 0)
+		return bi_error_set(err, -ENOENT, "binfmt_misc is not mounted at %s", fs->path);
+	r = write_at(fs->dirfd, "register", line, (size_t)len);
+	if (r == 0)
+		return 0;
+	switch (-r) {
+	case EEXIST:
+		return bi_error_set(err, r, "an entry named %s already exists", e->name);
+	case ENOENT:
+	case ELOOP:
+	case ENOEXEC:
+		return bi_error_set(err, r, "the kernel cannot open interpreter %s: %s", e->interpreter,
+				    strerror(-r));
+	case EINVAL:
+		if (strchr(e->flags, 'F') && bfs_kernel_version() && bfs_kernel_version() < 4008)
+			return bi_error_set(err, r, "this kernel (< 4.8) does not support the F flag: "
+					    "upgrade the kernel, or register without F (then the interpreter must "
+					    "exist inside every container)");
+		return bi_error_set(err, r, "the kernel rejected the registration of %s (invalid argument)",
+				    e->name);
+	default:
+		return explain_write_error(fs, r, "register", err);
+	}
+}
+
+int bfs_remove(struct binfmtfs *fs, const char *name, struct bi_error *err)
+{
+	int r;
+
+	if (!entry_name_valid(name))
+		return bi_error_set(err, -EINVAL, "invalid entry name '%s'", name);
+	if (fs->dirfd < 0)
+		return bi_error_set(err, -ENOENT, "no entry named %s", name);
+	r = write_at(fs->dirfd, name, "-1", 2);
+	if (r == -ENOENT)
+		return bi_error_set(err, r, "no entry named %s", name);
+	return r < 0 ? explain_write_error(fs, r, "remove", err) : 0;
+}
+
+int bfs_status_enabled(struct binfmtfs *fs, bool *enabled)
+{
+	char buf[32];
+	int r;
+
+	*enabled = false;
+	if (fs->dirfd < 0)
+		return -ENOENT;
+	r = read_file_at(fs->dirfd, "status", buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	*enabled = !strncmp(buf, "enabled", 7);
+	return 0;
+}

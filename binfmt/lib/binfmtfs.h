@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The only code that touches binfmt_misc: find or mount an instance, decide
+ * whether registrations made through it will outlive this process, read its
+ * entries, and write register / -1 / 0 / 1 with one write(2) each.
+ */
+#ifndef BINFMT_BINFMTFS_H
+#define BINFMT_BINFMTFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "entry.h"
+#include "error.h"
+
+#define BINFMTFS_DEFAULT_MOUNT "/proc/sys/fs/binfmt_misc"
+
+struct bfs_options {
+	const char *mountpoint;        /* NULL: BINFMTFS_DEFAULT_MOUNT */
+	bool may_mount;                /* false: report "not mounted" instead of mounting */
+	bool need_persistent;          /* fail when registrations would vanish at exit */
+	const char *proc_filesystems;  /* NULL: /proc/filesystems (tests point it elsewhere) */
+};
+
+struct binfmtfs {
+	int dirfd;                     /* the instance's root directory, -1 when not mounted */
+	char path[4096];
+	bool mounted_here;             /* this process mounted path */
+	bool fresh_instance;           /* our mount created the instance: nothing else keeps it */
+	bool private_userns;           /* not the initial user namespace: entries are private */
+	bool persistent;               /* entries outlive this process */
+	char note[512];                /* what was done to get here, for --verbose / warnings */
+};
+
+/* Open (and if allowed, mount) binfmt_misc. Returns 0 or -errno with err set. */
+int bfs_open(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err);
+void bfs_close(struct binfmtfs *fs);
+
+/* Every entry of the instance, sorted by name. Caller frees *entries. */
+int bfs_list(struct binfmtfs *fs, struct binfmt_entry **entries, size_t *n, struct bi_error *err);
+/* One entry; -ENOENT when there is none. */
+int bfs_read_entry(struct binfmtfs *fs, const char *name, struct binfmt_entry *e);
+
+/* Register e (one write). Returns 0 or -errno with a message naming the cause. */
+int bfs_register(struct binfmtfs *fs, const struct binfmt_entry *e, struct bi_error *err);
+/* Remove one entry (writes -1). -ENOENT when it does not exist. */
+int bfs_remove(struct binfmtfs *fs, const char *name, struct bi_error *err);
+/* Whole-instance switch from the status file. */
+int bfs_status_enabled(struct binfmtfs *fs, bool *enabled);
+
+/* Helpers the CLIs share. */
+bool bfs_have_cap_sys_admin(void);
+/* Kernel version as major*1000+minor (6.7 -> 6007); 0 when unknown. */
+unsigned bfs_kernel_version(void);
+/* Not the initial user namespace? */
+bool bfs_in_private_userns(void);
+
+#endif

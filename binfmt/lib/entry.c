@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entry.h"
+#include "util.h"
+
+int entry_flags_normalize(const char *in, char out[8])
+{
+	static const char order[] = "POCF";
+	bool seen[4] = { false };
+	size_t k = 0;
+
+	for (const char *c = in; *c; c++) {
+		const char *pos = strchr(order, *c);
+		if (!pos || seen[pos - order])
+			return -EINVAL;
+		seen[pos - order] = true;
+	}
+	/* The kernel turns C into OC: normalize so comparisons agree with it. */
+	if (seen[2])
+		seen[1] = true;
+	for (size_t i = 0; i < 4; i++)
+		if (seen[i])
+			out[k++] = order[i];
+	out[k] = '\0';
+	return 0;
+}
+
+/* Flags as printed by some kernel: keep the letters we know, ignore others. */
+static void parse_flags_tolerant(const char *s, char out[8])
+{
+	char known[8];
+	size_t k = 0;
+
+	for (; *s && k < 4; s++)
+		if (strchr("POCF", *s) && !memchr(known, *s, k))
+			known[k++] = *s;
+	known[k] = '\0';
+	if (entry_flags_normalize(known, out) < 0)
+		out[0] = '\0';
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int parse_hex(const char *s, uint8_t *out, size_t max, size_t *len)
+{
+	size_t n = 0;
+
+	while (*s && !isspace((unsigned char)*s)) {
+		int hi = hexval((unsigned char)s[0]);
+		int lo = hi < 0 ? -1 : hexval((unsigned char)s[1]);
+		if (hi < 0 || lo < 0 || n >= max)
+			return -EINVAL;
+		out[n++] = (uint8_t)(hi << 4 | lo);
+		s += 2;
+	}
+	*len = n;
+	return 0;
+}
+
+/* The value after "key " on a line, or NULL when the line is another key. */
+static const char *value_of(const char *line, const char *key)
+{
+	size_t l = strlen(key);
+
+	if (strncmp(line, key, l) != 0)
+		return NULL;
+	if (line[l] != ' ' && line[l] != '\0')
+		return NULL;
+	return line[l] ? line + l + 1 : line + l;
+}
+
+static int parse_line(const char *line, struct binfmt_entry *e, bool *have_state)
+{
+	const char *v;
+
+	if (!strcmp(line, "enabled") || !strcmp(line, "disabled")) {
+		e->enabled = line[0] == 'e';
+		*have_state = true;
+	} else if ((v = value_of(line, "interpreter"))) {
+		return copy_str(e->interpreter, sizeof(e->interpreter), v) < 0 ? -EINVAL : 0;
+	} else if ((v = value_of(line, "flags:"))) {
+		parse_flags_tolerant(v, e->flags);
+	} else if ((v = value_of(line, "offset"))) {
+		char *end;
+		unsigned long o = strtoul(v, &end, 10);
+		if (end == v || *end || o > 255)
+			return -EINVAL;
+		e->offset = (unsigned)o;
+		e->type = 'M';
+	} else if ((v = value_of(line, "magic"))) {
+		e->type = 'M';
+		return parse_hex(v, e->magic, sizeof(e->magic), &e->magic_len);
+	} else if ((v = value_of(line, "mask"))) {
+		return parse_hex(v, e->mask, sizeof(e->mask), &e->mask_len);
+	} else if ((v = value_of(line, "extension"))) {
+		e->type = 'E';
+		if (*v == '.')
+			v++;
+		return copy_str(e->extension, sizeof(e->extension), v) < 0 ? -EINVAL : 0;
+	}
+	/* Anything else: a line a newer kernel added. Ignore it. */
+	return 0;
+}
+
+int entry_parse(const char *name, const char *text, struct binfmt_entry *e)
+{
+	bool have_state = false;
+	const char *p = text;
+
+	memset(e, 0, sizeof(*e));
+	if (copy_str(e->name, sizeof(e->name), name) < 0)
+		return -EINVAL;
+	while (*p) {
+		char line[4200];
+		size_t l = strcspn(p, "\n");
+		int r;
+
+		if (l >= sizeof(line))
+			return -EINVAL;
+		memcpy(line, p, l);
+		line[l] = '\0';
+		r = parse_line(line, e, &have_state);
+		if (r < 0)
+			return r;
+		p += l;
+		if (*p == '\n')
+			p++;
+	}
+	if (!have_state || !e->interpreter[0] || !e->type)
+		return -EINVAL;
+	if (e->type == 'M' && (e->magic_len == 0 || (e->mask_len && e->mask_len != e->magic_len)))
+		return -EINVAL;
+	return 0;
+}
+
+bool entry_name_valid(const char *name)
+{
+	size_t l = strlen(name);
+
+	if (l == 0 || l > ENTRY_NAME_MAX)
+		return false;
+	if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "register") ||
+	    !strcmp(name, "status"))
+		return false;
+	for (const char *c = name; *c; c++)
+		if (*c == '/' || *c == ':' || (unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/* Characters the kernel would mis-split or that cannot survive one write. */
+static bool field_valid(const char *s)
+{
+	for (const char *c = s; *c; c++)
+		if (*c == ':' || (unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
+static bool entry_valid(const struct binfmt_entry *e)
+{
+	char flags[8];
+
+	if (!entry_name_valid(e->name) || !e->interpreter[0] || !field_valid(e->interpreter))
+		return false;
+	if (strlen(e->interpreter) > ENTRY_INTERP_MAX)
+		return false;
+	if (entry_flags_normalize(e->flags, flags) < 0)
+		return false;
+	if (e->type == 'E')
+		return e->extension[0] && field_valid(e->extension) && !strchr(e->extension, '/');
+	if (e->type != 'M' || e->magic_len == 0)
+		return false;
+	if (e->mask_len && e->mask_len != e->magic_len)
+		return false;
+	/* Stay within the 128-byte window older kernels allow. */
+	return e->offset + e->magic_len <= ENTRY_MAGIC_MAX;
+}
+
+static size_t put_hex(char *out, const uint8_t *b, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		out[k++] = '\\';
+		out[k++] = 'x';
+		out[k++] = hex[b[i] >> 4];
+		out[k++] = hex[b[i] & 15];
+	}
+	out[k] = '\0';
+	return k;
+}
+
+int entry_format_register(const struct binfmt_entry *e, char *buf, size_t n)
+{
+	char magic[ENTRY_MAGIC_MAX * 4 + 1], mask[ENTRY_MAGIC_MAX * 4 + 1], offset[16] = "";
+	char flags[8];
+	int len;
+
+	if (!entry_valid(e))
+		return -EINVAL;
+	entry_flags_normalize(e->flags, flags);
+	if (e->type == 'E') {
+		len = snprintf(buf, n, ":%s:E::%s::%s:%s", e->name, e->extension, e->interpreter, flags);
+	} else {
+		put_hex(magic, e->magic, e->magic_len);
+		put_hex(mask, e->mask, e->mask_len);
+		if (e->offset)
+			snprintf(offset, sizeof(offset), "%u", e->offset);
+		len = snprintf(buf, n, ":%s:M:%s:%s:%s:%s:%s", e->name, offset, magic, mask,
+			       e->interpreter, flags);
+	}
+	if (len < 0 || (size_t)len >= n || len > ENTRY_REGISTER_MAX)
+		return -ENAMETOOLONG;
+	return len;
+}
+
+static uint8_t mask_at(const struct binfmt_entry *e, size_t i)
+{
+	return e->mask_len ? e->mask[i] : 0xff;
+}
+
+bool entry_same_match(const struct binfmt_entry *a, const struct binfmt_entry *b)
+{
+	if (a->type != b->type)
+		return false;
+	if (a->type == 'E')
+		return !strcmp(a->extension, b->extension);
+	if (a->offset != b->offset || a->magic_len != b->magic_len)
+		return false;
+	/* The kernel never requires magic & mask == magic (QEMU's i386 entry
+	 * violates it): only the masked bytes mean anything. */
+	for (size_t i = 0; i < a->magic_len; i++) {
+		uint8_t m = mask_at(a, i);
+		if (m != mask_at(b, i) || (a->magic[i] & m) != (b->magic[i] & m))
+			return false;
+	}
+	return true;
+}
+
+bool entry_same(const struct binfmt_entry *a, const struct binfmt_entry *b)
+{
+	char fa[8], fb[8];
+
+	if (entry_flags_normalize(a->flags, fa) < 0 || entry_flags_normalize(b->flags, fb) < 0)
+		return false;
+	return entry_same_match(a, b) && !strcmp(a->interpreter, b->interpreter) && !strcmp(fa, fb);
+}
+
+void entry_describe_difference(const struct binfmt_entry *a, const struct binfmt_entry *b,
+			       char *buf, size_t n)
+{
+	char fa[8] = "", fb[8] = "";
+
+	entry_flags_normalize(a->flags, fa);
+	entry_flags_normalize(b->flags, fb);
+	if (!entry_same_match(a, b))
+		snprintf(buf, n, "different magic/mask");
+	else if (strcmp(a->interpreter, b->interpreter))
+		snprintf(buf, n, "interpreter %s, wanted %s", a->interpreter, b->interpreter);
+	else if (strcmp(fa, fb))
+		snprintf(buf, n, "flags '%s', wanted '%s'", fa, fb);
+	else
+		snprintf(buf, n, "identical");
+}

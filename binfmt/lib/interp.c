@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "interp.h"
+#include "util.h"
+
+static void add_dir(struct interp_search *s, size_t *used, const char *dir)
+{
+	size_t l = strlen(dir);
+
+	if (s->ndirs >= INTERP_MAX_DIRS || l == 0 || *used + l + 1 > sizeof(s->storage))
+		return;
+	memcpy(s->storage + *used, dir, l + 1);
+	s->dirs[s->ndirs++] = s->storage + *used;
+	*used += l + 1;
+}
+
+int interp_search_init(struct interp_search *s, const char *path_value, const char *prefix)
+{
+	char exe[PATH_MAX], dir[PATH_MAX + 64];
+	size_t used = 0;
+	ssize_t k;
+
+	memset(s, 0, sizeof(*s));
+	s->prefix = prefix ? prefix : "";
+	if (path_value && *path_value) {
+		_cleanup_free_ char *copy = strdup(path_value);
+		char *save = NULL;
+		if (!copy)
+			return -ENOMEM;
+		for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
+			add_dir(s, &used, d);
+		return s->ndirs ? 0 : -EINVAL;
+	}
+	/* The staged payload travels with the program: build/bin/binfmt uses
+	 * build/qemu, an installed /usr/lib/binfmt-installer tree its own. */
+	k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (k > 0) {
+		exe[k] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(dir, sizeof(dir), "%s/../qemu", exe);
+			add_dir(s, &used, dir);
+			snprintf(dir, sizeof(dir), "%s/../lib/binfmt-installer/qemu", exe);
+			add_dir(s, &used, dir);
+		}
+	}
+	add_dir(s, &used, "/usr/bin");
+	return 0;
+}
+
+int interp_find(const struct interp_search *s, const char *cpu, char *out, size_t n)
+{
+	static const char *const suffixes[] = { "", "-static" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < s->ndirs; i++) {
+		for (size_t j = 0; j < ARRAY_SIZE(suffixes); j++) {
+			struct stat st;
+			snprintf(path, sizeof(path), "%s/%sqemu-%s%s", s->dirs[i], s->prefix, cpu, suffixes[j]);
+			if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			/* Register a clean absolute path: the kernel stores it verbatim. */
+			char real[PATH_MAX];
+			if (!realpath(s->dirs[i], real))
+				continue;
+			if ((size_t)snprintf(out, n, "%s/%sqemu-%s%s", strcmp(real, "/") ? real : "", s->prefix,
+					     cpu, suffixes[j]) >= n)
+				return -ENAMETOOLONG;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static bool has_pt_interp(Elf *elf)
+{
+	size_t phnum;
+
+	if (elf_getphdrnum(elf, &phnum) < 0)
+		return true; /* unreadable program headers: do not claim static */
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_INTERP)
+			return true;
+	}
+	return false;
+}
+
+static int elf_facts(int fd, unsigned *machine, unsigned *cls, unsigned *type, bool *dynamic)
+{
+	Elf *elf;
+	GElf_Ehdr eh;
+	int r = 0;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOSYS;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf)
+		return -ENOEXEC;
+	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
+		r = -ENOEXEC;
+	} else {
+		*machine = eh.e_machine;
+		*cls = eh.e_ident[EI_CLASS];
+		*type = eh.e_type;
+		*dynamic = has_pt_interp(elf);
+	}
+	elf_end(elf);
+	return r;
+}
+
+int interp_host_machine(unsigned *machine, unsigned *elf_class)
+{
+	_cleanup_close_ int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	unsigned type;
+	bool dyn;
+
+	if (fd < 0)
+		return -errno;
+	return elf_facts(fd, machine, elf_class, &type, &dyn);
+}
+
+static int check_owner(const char *path, const struct stat *st, struct bi_error *err)
+{
+	if (st->st_uid != 0)
+		return bi_error_set(err, -EPERM,
+				    "interpreter %s is owned by uid %u, not root: the kernel would run it for every "
+				    "foreign binary; chown root %s", path, (unsigned)st->st_uid, path);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return bi_error_set(err, -EPERM,
+				    "interpreter %s is writable by group or others: anyone could replace what the "
+				    "kernel runs; chmod go-w %s", path, path);
+	return 0;
+}
+
+int interp_verify(const char *path, const struct interp_policy *p, struct bi_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned machine, cls, type, host_machine, host_class;
+	bool dynamic;
+	struct stat st;
+	int r;
+
+	if (fd < 0)
+		return bi_error_set(err, -errno, "cannot open interpreter %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return bi_error_set(err, -errno, "cannot stat interpreter %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return bi_error_set(err, -EINVAL, "interpreter %s is not a regular file", path);
+	if (!(st.st_mode & S_IXUSR))
+		return bi_error_set(err, -EACCES, "interpreter %s is not executable: chmod 0755 %s", path, path);
+	if (p->require_root_owner && (r = check_owner(path, &st, err)) < 0)
+		return r;
+	r = elf_facts(fd, &machine, &cls, &type, &dynamic);
+	if (r < 0)
+		return bi_error_set(err, -ENOEXEC, "interpreter %s is not an ELF file", path);
+	if (interp_host_machine(&host_machine, &host_class) == 0 &&
+	    (machine != host_machine || cls != host_class))
+		return bi_error_set(err, -ENOEXEC,
+				    "interpreter %s is built for another machine (ELF e_machine %u, this host needs %u): "
+				    "install the emulators for this host's architecture", path, machine, host_machine);
+	if (type != ET_EXEC && type != ET_DYN)
+		return bi_error_set(err, -ENOEXEC, "interpreter %s is not an executable", path);
+	if (p->need_static && dynamic)
+		return bi_error_set(err, -ENOEXEC,
+				    "interpreter %s is dynamically linked: with the F flag the kernel runs it inside "
+				    "foreign root filesystems where its libraries do not exist; use a static QEMU "
+				    "(Debian: qemu-user-static)", path);
+	return 0;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interpreters (QEMU user-mode emulators): where to find them and whether they
+ * are safe and able to serve a registration. The only code that opens them.
+ */
+#ifndef BINFMT_INTERP_H
+#define BINFMT_INTERP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define INTERP_MAX_DIRS 8
+
+struct interp_search {
+	const char *dirs[INTERP_MAX_DIRS]; /* searched in order */
+	size_t ndirs;
+	const char *prefix;                /* QEMU_BINARY_PREFIX, "" when none */
+	char storage[4 * 4096];            /* backing store for dirs built by interp_search_init */
+};
+
+/*
+ * Directories to search: QEMU_BINARY_PATH-style value when given (a directory,
+ * or several separated by ':'), else the staged payload next to the program
+ * (<exe>/../qemu, <exe>/../lib/binfmt-installer/qemu) then /usr/bin.
+ */
+int interp_search_init(struct interp_search *s, const char *path_value, const char *prefix);
+
+/*
+ * Find "<prefix>qemu-<cpu>" or "<prefix>qemu-<cpu>-static" in the search
+ * directories. Returns 0 with the path in out, or -ENOENT.
+ */
+int interp_find(const struct interp_search *s, const char *cpu, char *out, size_t n);
+
+struct interp_policy {
+	bool need_static;       /* F registrations: the kernel runs it inside foreign rootfs */
+	bool require_root_owner;/* privileged installer: owned by root, not group/other writable */
+};
+
+/*
+ * Verify with libelf: a regular file, an ELF executable for this host's
+ * machine and class, without PT_INTERP when need_static, and (when required)
+ * owned by root and not writable by group or others. Returns 0 or -errno
+ * with a message that names the problem and the fix.
+ */
+int interp_verify(const char *path, const struct interp_policy *p, struct bi_error *err);
+
+/* e_machine and ELF class of this very program (the host the tool was built for). */
+int interp_host_machine(unsigned *machine, unsigned *elf_class);
+
+#endif
