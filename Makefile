@@ -37,6 +37,15 @@ else
 CPPFLAGS   += -D_FORTIFY_SOURCE=2
 endif
 
+# Quiet by default; V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
 LIB_SRC  := $(sort $(wildcard binfmt/lib/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libbinfmt.a
@@ -51,20 +60,23 @@ all: $(BUILD)/bin/binfmt
 
 $(BUILD)/obj/%.o: %.c $(wildcard binfmt/lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/binfmt: $(BINFMT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BINFMT_OBJ) $(LIB) $(PKG_LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BINFMT_OBJ) $(LIB) $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' $(ALL_CFLAGS) $(LDFLAGS) \
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' $(ALL_CFLAGS) $(LDFLAGS) \
 		-o $@ $< $(LIB) $(PKG_LIBS) -lcmocka
 
 deps:

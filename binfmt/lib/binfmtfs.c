@@ -345,6 +345,8 @@ static int mount_fresh(struct binfmtfs *fs, const struct bfs_options *o, struct 
 	if (r < 0)
 		return r;
 	fs->fresh_instance = status_created_since(fs->dirfd, &t0);
+	if (o->read_only)
+		return 0;
 	r = check_persistence(fs, o, err);
 	if (r < 0) {
 		/* Leave nothing behind: the instance dies with this mount. */
@@ -405,6 +407,14 @@ void bfs_close(struct binfmtfs *fs)
 	if (fs->dirfd >= 0)
 		close(fs->dirfd);
 	fs->dirfd = -1;
+}
+
+void bfs_close_unmount(struct binfmtfs *fs)
+{
+	bfs_close(fs);
+	if (fs->mounted_here)
+		umount2(fs->path, MNT_DETACH);
+	fs->mounted_here = false;
 }
 
 static int read_file_at(int dirfd, const char *name, char *buf, size_t n)

@@ -20,6 +20,7 @@ struct bfs_options {
 	const char *mountpoint;        /* NULL: BINFMTFS_DEFAULT_MOUNT */
 	bool may_mount;                /* false: report "not mounted" instead of mounting */
 	bool need_persistent;          /* fail when registrations would vanish at exit */
+	bool read_only;                /* only reading: skip persistence checks and host mounts */
 	const char *proc_filesystems;  /* NULL: /proc/filesystems (tests point it elsewhere) */
 };
 
@@ -36,6 +37,9 @@ struct binfmtfs {
 /* Open (and if allowed, mount) binfmt_misc. Returns 0 or -errno with err set. */
 int bfs_open(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err);
 void bfs_close(struct binfmtfs *fs);
+/* Close, and unmount when this process mounted it: for readers (status,
+ * dry-run) that must leave the system as they found it. */
+void bfs_close_unmount(struct binfmtfs *fs);
 
 /* Every entry of the instance, sorted by name. Caller frees *entries. */
 int bfs_list(struct binfmtfs *fs, struct binfmt_entry **entries, size_t *n, struct bi_error *err);

@@ -176,8 +176,6 @@ static bool entry_valid(const struct binfmt_entry *e)
 
 	if (!entry_name_valid(e->name) || !e->interpreter[0] || !field_valid(e->interpreter))
 		return false;
-	if (strlen(e->interpreter) > ENTRY_INTERP_MAX)
-		return false;
 	if (entry_flags_normalize(e->flags, flags) < 0)
 		return false;
 	if (e->type == 'E')
@@ -271,7 +269,7 @@ void entry_describe_difference(const struct binfmt_entry *a, const struct binfmt
 	if (!entry_same_match(a, b))
 		snprintf(buf, n, "different magic/mask");
 	else if (strcmp(a->interpreter, b->interpreter))
-		snprintf(buf, n, "interpreter %s, wanted %s", a->interpreter, b->interpreter);
+		snprintf(buf, n, "interpreter %.300s, wanted %.300s", a->interpreter, b->interpreter);
 	else if (strcmp(fa, fb))
 		snprintf(buf, n, "flags '%s', wanted '%s'", fa, fb);
 	else

@@ -14,7 +14,8 @@
 /* The kernel accepts offset + size <= 256 since 5.1 (128 before). */
 #define ENTRY_MAGIC_MAX 128
 #define ENTRY_NAME_MAX 255
-/* Kernels <= 4.x silently truncate longer interpreter paths at exec time. */
+/* Kernels <= 4.x silently truncate longer interpreter paths at exec time:
+ * new registrations stay within it (existing ones are restored as they were). */
 #define ENTRY_INTERP_MAX 127
 /* BINPRM_BUF_SIZE-era limit of a register write: 11..1920 bytes. */
 #define ENTRY_REGISTER_MAX 1920

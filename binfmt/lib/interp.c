@@ -59,28 +59,60 @@ int interp_search_init(struct interp_search *s, const char *path_value, const ch
 	return 0;
 }
 
-int interp_find(const struct interp_search *s, const char *cpu, char *out, size_t n)
+/* Candidate number i (directory-major, plain name before -static), or -ENOENT past the end. */
+static int candidate(const struct interp_search *s, size_t i, const char *cpu, char *out, size_t n)
 {
 	static const char *const suffixes[] = { "", "-static" };
-	char path[PATH_MAX];
+	const char *dir;
+	char real[PATH_MAX];
+	struct stat st;
 
-	for (size_t i = 0; i < s->ndirs; i++) {
-		for (size_t j = 0; j < ARRAY_SIZE(suffixes); j++) {
-			struct stat st;
-			snprintf(path, sizeof(path), "%s/%sqemu-%s%s", s->dirs[i], s->prefix, cpu, suffixes[j]);
-			if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-				continue;
-			/* Register a clean absolute path: the kernel stores it verbatim. */
-			char real[PATH_MAX];
-			if (!realpath(s->dirs[i], real))
-				continue;
-			if ((size_t)snprintf(out, n, "%s/%sqemu-%s%s", strcmp(real, "/") ? real : "", s->prefix,
-					     cpu, suffixes[j]) >= n)
-				return -ENAMETOOLONG;
+	if (i >= s->ndirs * ARRAY_SIZE(suffixes))
+		return -ENOENT;
+	dir = s->dirs[i / ARRAY_SIZE(suffixes)];
+	/* Register a clean absolute path: the kernel stores it verbatim. */
+	if (!realpath(dir, real))
+		return -ESRCH;
+	if ((size_t)snprintf(out, n, "%s/%sqemu-%s%s", strcmp(real, "/") ? real : "", s->prefix, cpu,
+			     suffixes[i % ARRAY_SIZE(suffixes)]) >= n)
+		return -ESRCH;
+	if (stat(out, &st) < 0 || !S_ISREG(st.st_mode))
+		return -ESRCH;
+	return 0;
+}
+
+int interp_find(const struct interp_search *s, const char *cpu, char *out, size_t n)
+{
+	int r;
+
+	for (size_t i = 0; (r = candidate(s, i, cpu, out, n)) != -ENOENT; i++)
+		if (r == 0)
 			return 0;
+	return -ENOENT;
+}
+
+int interp_find_verified(const struct interp_search *s, const char *cpu, const struct interp_policy *p,
+			 char *out, size_t n, struct bi_error *err)
+{
+	struct bi_error first = { 0 };
+	char path[PATH_MAX];
+	int r, first_r = -ENOENT;
+
+	for (size_t i = 0; (r = candidate(s, i, cpu, path, sizeof(path))) != -ENOENT; i++) {
+		struct bi_error e = { 0 };
+		if (r < 0)
+			continue;
+		r = interp_verify(path, p, &e);
+		if (r == 0)
+			return copy_str(out, n, path);
+		if (first_r == -ENOENT) {
+			first_r = r;
+			first = e;
 		}
 	}
-	return -ENOENT;
+	if (first_r != -ENOENT && err)
+		*err = first;
+	return first_r;
 }
 
 static bool has_pt_interp(Elf *elf)

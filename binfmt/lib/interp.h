@@ -47,6 +47,15 @@ struct interp_policy {
  */
 int interp_verify(const char *path, const struct interp_policy *p, struct bi_error *err);
 
+/*
+ * interp_find, trying every candidate ("qemu-<cpu>", then "-static", in each
+ * directory) until one passes interp_verify: Debian's dynamic qemu-user and
+ * static qemu-user-static can both be in /usr/bin. Returns -ENOENT when there
+ * is no candidate at all, else the first candidate's verification error.
+ */
+int interp_find_verified(const struct interp_search *s, const char *cpu, const struct interp_policy *p,
+			 char *out, size_t n, struct bi_error *err);
+
 /* e_machine and ELF class of this very program (the host the tool was built for). */
 int interp_host_machine(unsigned *machine, unsigned *elf_class);
 

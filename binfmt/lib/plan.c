@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+#include "util.h"
+
+/* Longest list item we look at; longer ones are malformed names. */
+#define NAME_MAX_LEN 255
+
+const char *plan_state_name(enum plan_state s)
+{
+	static const char *const names[] = {
+		[PLAN_REGISTER] = "register", [PLAN_REPLACE] = "replace",   [PLAN_KEEP] = "keep",
+		[PLAN_NATIVE] = "native",     [PLAN_HANDLED] = "handled",   [PLAN_NO_EMULATOR] = "no-emulator",
+		[PLAN_CONFLICT] = "conflict", [PLAN_REMOVE] = "remove",     [PLAN_ABSENT] = "absent",
+	};
+	return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+bool plan_is_qemu_entry(const struct binfmt_entry *e, const char *prefix)
+{
+	const char *base = strrchr(e->interpreter, '/');
+	size_t pl = prefix ? strlen(prefix) : 0;
+
+	if (!strncmp(e->name, "qemu-", 5))
+		return true;
+	if (pl && !strncmp(e->name, prefix, pl) && !strncmp(e->name + pl, "qemu-", 5))
+		return true;
+	/* Other tools' names for QEMU handlers still run a qemu-* interpreter. */
+	base = base ? base + 1 : e->interpreter;
+	return strstr(base, "qemu-") != NULL;
+}
+
+int plan_entry_for(const struct target *t, const char *prefix, const char *interpreter, const char *flags,
+		   struct binfmt_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	if ((size_t)snprintf(e->name, sizeof(e->name), "%sqemu-%s", prefix ? prefix : "", t->cpu) >=
+	    sizeof(e->name))
+		return -ENAMETOOLONG;
+	if (strlen(interpreter) > ENTRY_INTERP_MAX)
+		return -ENAMETOOLONG;
+	if (copy_str(e->interpreter, sizeof(e->interpreter), interpreter) < 0 ||
+	    entry_flags_normalize(flags, e->flags) < 0)
+		return -EINVAL;
+	e->enabled = true;
+	e->type = 'M';
+	e->offset = 0;
+	memcpy(e->magic, t->magic, t->len);
+	memcpy(e->mask, t->mask, t->len);
+	e->magic_len = e->mask_len = t->len;
+	return 0;
+}
+
+/* Does the entry claim a file whose header is the target's own magic? */
+static bool entry_serves(const struct binfmt_entry *e, const struct target *t)
+{
+	uint8_t hdr[ENTRY_MAGIC_MAX * 2] = { 0 };
+
+	if (e->type != 'M' || e->offset + e->magic_len > sizeof(hdr))
+		return false;
+	memcpy(hdr, t->magic, t->len);
+	for (size_t i = 0; i < e->magic_len; i++) {
+		uint8_t m = e->mask_len ? e->mask[i] : 0xff;
+		if ((hdr[e->offset + i] ^ e->magic[i]) & m)
+			return false;
+	}
+	return true;
+}
+
+const struct target *plan_target_of_entry(const struct binfmt_entry *e)
+{
+	for (size_t i = 0; i < targets_count(); i++)
+		if (entry_serves(e, target_at(i)))
+			return target_at(i);
+	return NULL;
+}
+
+static struct plan_item *add_item(struct plan *p)
+{
+	struct plan_item *v = realloc(p->items, (p->n + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	p->items = v;
+	memset(&v[p->n], 0, sizeof(v[p->n]));
+	return &v[p->n++];
+}
+
+static void set_label(struct plan_item *it, const struct target *t, const char *entry_name)
+{
+	if (t && t->platform)
+		snprintf(it->label, sizeof(it->label), "%s (%s)", t->platform, entry_name);
+	else
+		snprintf(it->label, sizeof(it->label), "%s", entry_name);
+}
+
+static bool already_planned(const struct plan *p, bool install, const struct target *t, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_item *it = &p->items[i];
+		if (it->install != install)
+			continue;
+		if (t ? it->target == t : (!it->target && !strcmp(it->old[0].name, name)))
+			return true;
+	}
+	return false;
+}
+
+static int bad_name(const char *what, const char *name, int r, struct bi_error *err)
+{
+	if (!*name)
+		return bi_error_set(err, -EINVAL, "%s: empty name in the list (check for stray commas)", what);
+	if (strlen(name) > NAME_MAX_LEN)
+		return bi_error_set(err, -EINVAL, "%s: name of %zu characters is too long to be an architecture",
+				    what, strlen(name));
+	if (r == -EOPNOTSUPP)
+		return bi_error_set(err, -EINVAL, "%s: '%s' is not a linux platform; QEMU user mode runs Linux binaries "
+				    "only", what, name);
+	return bi_error_set(err, -EINVAL, "%s: unknown architecture '%s'; accepted: %s", what, name,
+			    targets_accepted_names());
+}
+
+/* Split a comma list, calling fn for each item; empty items are errors. */
+static int for_each_name(const char *list, const char *what, struct bi_error *err,
+			 int (*fn)(const char *name, void *ctx), void *ctx)
+{
+	const char *p = list;
+
+	if (!*list)
+		return bi_error_set(err, -EINVAL, "%s: empty list; give names like arm64,riscv64 or 'all'", what);
+	for (;;) {
+		size_t l = strcspn(p, ",");
+		char name[NAME_MAX_LEN + 2];
+		int r;
+
+		if (l > NAME_MAX_LEN) {
+			memset(name, 'x', NAME_MAX_LEN + 1);
+			name[NAME_MAX_LEN + 1] = '\0';
+			return bad_name(what, name, -EINVAL, err);
+		}
+		memcpy(name, p, l);
+		name[l] = '\0';
+		if (!l)
+			return bad_name(what, name, -EINVAL, err);
+		r = fn(name, ctx);
+		if (r < 0)
+			return r;
+		if (!p[l])
+			return 0;
+		p += l + 1;
+	}
+}
+
+struct build_ctx {
+	const struct plan_request *rq;
+	const struct binfmt_entry *existing;
+	size_t nexisting;
+	struct plan *plan;
+	struct bi_error *err;
+	bool all;
+	unsigned host_machine, host_class;
+};
+
+static const struct binfmt_entry *find_existing(const struct build_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->nexisting; i++)
+		if (!strcmp(c->existing[i].name, name))
+			return &c->existing[i];
+	return NULL;
+}
+
+/* ---- uninstall ---- */
+
+static int plan_remove_entry(struct build_ctx *c, const struct target *t, const char *name)
+{
+	const struct binfmt_entry *e = find_existing(c, name);
+	struct plan_item *it;
+
+	if (already_planned(c->plan, false, t, name))
+		return 0;
+	if (!(it = add_item(c->plan)))
+		return bi_error_set(c->err, -ENOMEM, "out of memory");
+	it->install = false;
+	it->target = t;
+	set_label(it, t, name);
+	if (e) {
+		it->state = PLAN_REMOVE;
+		it->old[0] = *e;
+		it->nold = 1;
+	} else {
+		it->state = PLAN_ABSENT;
+		copy_str(it->old[0].name, sizeof(it->old[0].name), name);
+		snprintf(it->reason, sizeof(it->reason), "not installed");
+	}
+	return 0;
+}
+
+static int uninstall_one(const char *name, void *ctx)
+{
+	struct build_ctx *c = ctx;
+	const struct target *t;
+	char entry_name[ENTRY_NAME_MAX + 1];
+	int r = target_resolve(name, &t);
+
+	if (r == 0) {
+		snprintf(entry_name, sizeof(entry_name), "%sqemu-%s", c->rq->prefix, t->cpu);
+		return plan_remove_entry(c, t, entry_name);
+	}
+	/* Someone else's entry (WSLInterop, python3.11, rosetta): only by its
+	 * exact name, never through "all" or a pattern. */
+	if (entry_name_valid(name) && find_existing(c, name))
+		return plan_remove_entry(c, NULL, name);
+	return bad_name("--uninstall", name, r, c->err);
+}
+
+static int plan_uninstall(struct build_ctx *c)
+{
+	if (strcmp(c->rq->uninstall, "all"))
+		return for_each_name(c->rq->uninstall, "--uninstall", c->err, uninstall_one, c);
+	for (size_t i = 0; i < c->nexisting; i++) {
+		const struct binfmt_entry *e = &c->existing[i];
+		if (plan_is_qemu_entry(e, c->rq->prefix)) {
+			int r = plan_remove_entry(c, plan_target_of_entry(e), e->name);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- install ---- */
+
+static bool is_native(const struct build_ctx *c, const struct target *t)
+{
+	/* Registering the host's own ELF type makes every exec loop through
+	 * binfmt_misc (ELOOP): system-wide breakage. Refuse by family, and by
+	 * this program's own ELF header in case the table's families are wrong. */
+	if (c->rq->host && target_same_family(c->rq->host, t))
+		return true;
+	return t->e_machine == c->host_machine && t->elf_class == c->host_class;
+}
+
+/* Entries other than `want` that claim the same files, or that serve t. */
+static void find_rivals(const struct build_ctx *c, const struct target *t, const struct binfmt_entry *want,
+			struct plan_item *it)
+{
+	for (size_t i = 0; i < c->nexisting && it->nold < ARRAY_SIZE(it->old); i++) {
+		const struct binfmt_entry *e = &c->existing[i];
+		if (!strcmp(e->name, want->name) || entry_same_match(e, want) || entry_serves(e, t))
+			it->old[it->nold++] = *e;
+	}
+}
+
+static void decide_install(struct build_ctx *c, const struct target *t, struct plan_item *it)
+{
+	char diff[300];
+
+	find_rivals(c, t, &it->want, it);
+	if (it->nold == 0) {
+		it->state = PLAN_REGISTER;
+		return;
+	}
+	if (it->nold == 1 && entry_same(&it->old[0], &it->want) && it->old[0].enabled &&
+	    !strcmp(it->old[0].name, it->want.name)) {
+		it->state = PLAN_KEEP;
+		it->nold = 0;
+		return;
+	}
+	/* "all" must not fail over a working handler someone else installed
+	 * (Debian's qemu-user-static, an earlier run with other paths). */
+	for (size_t i = 0; c->all && i < it->nold; i++) {
+		if (it->old[i].enabled && strchr(it->old[i].flags, 'F') && entry_serves(&it->old[i], t)) {
+			it->state = PLAN_HANDLED;
+			snprintf(it->reason, sizeof(it->reason), "already served by entry %.255s (%.300s)", it->old[i].name,
+				 it->old[i].interpreter);
+			it->nold = 0;
+			return;
+		}
+	}
+	if (!strcmp(it->old[0].name, it->want.name)) {
+		if (entry_same(&it->old[0], &it->want))
+			snprintf(diff, sizeof(diff), "it is disabled");
+		else
+			entry_describe_difference(&it->old[0], &it->want, diff, sizeof(diff));
+		snprintf(it->reason, sizeof(it->reason), "entry %.255s exists with %.300s", it->old[0].name, diff);
+	} else {
+		snprintf(it->reason, sizeof(it->reason), "entry %.255s (%.300s) already claims these binaries",
+			 it->old[0].name, it->old[0].interpreter);
+	}
+	if (c->rq->force) {
+		it->state = PLAN_REPLACE;
+	} else {
+		it->state = PLAN_CONFLICT;
+		strncat(it->reason, "; left alone (--force replaces it)", sizeof(it->reason) - strlen(it->reason) - 1);
+		it->nold = 0;
+	}
+}
+
+static int install_target(struct build_ctx *c, const struct target *t)
+{
+	char entry_name[ENTRY_NAME_MAX + 1], interp[PATH_MAX];
+	struct plan_item *it;
+	int r;
+
+	if (already_planned(c->plan, true, t, NULL))
+		return 0;
+	if (!(it = add_item(c->plan)))
+		return bi_error_set(c->err, -ENOMEM, "out of memory");
+	it->install = true;
+	it->target = t;
+	snprintf(entry_name, sizeof(entry_name), "%sqemu-%s", c->rq->prefix, t->cpu);
+	set_label(it, t, entry_name);
+	if (is_native(c, t)) {
+		it->state = PLAN_NATIVE;
+		snprintf(it->reason, sizeof(it->reason), "runs natively on this host");
+		return 0;
+	}
+	r = interp_find_verified(c->rq->search, t->cpu, &c->rq->policy, interp, sizeof(interp), c->err);
+	if (r == -ENOENT && c->all) {
+		c->plan->n--; /* counted, not listed: most targets have no emulator installed */
+		c->plan->skipped_no_emulator++;
+		return 0;
+	}
+	if (r == -ENOENT) {
+		const struct interp_search *s = c->rq->search;
+		return bi_error_set(c->err, -ENOENT,
+				    "no emulator for %s: %sqemu-%s[-static] not found in %s%s%s%s; install "
+				    "qemu-user-static or point QEMU_BINARY_PATH/--qemu-path at the emulators",
+				    target_display_name(t), c->rq->prefix, t->cpu, s->dirs[0], s->ndirs > 1 ? ", " : "",
+				    s->ndirs > 1 ? s->dirs[1] : "", s->ndirs > 2 ? ", ..." : "");
+	}
+	if (r < 0)
+		return r; /* unsafe interpreter: err says which and how to fix */
+	r = plan_entry_for(t, c->rq->prefix, interp, c->rq->flags, &it->want);
+	if (r < 0)
+		return bi_error_set(c->err, r, "interpreter path %s is longer than %d bytes, which old kernels "
+				    "truncate; move the emulators to a shorter path", interp, ENTRY_INTERP_MAX);
+	decide_install(c, t, it);
+	return 0;
+}
+
+static int install_one(const char *name, void *ctx)
+{
+	struct build_ctx *c = ctx;
+	const struct target *t;
+	int r = target_resolve(name, &t);
+
+	if (r < 0)
+		return bad_name("--install", name, r, c->err);
+	return install_target(c, t);
+}
+
+static int plan_install(struct build_ctx *c)
+{
+	c->all = !strcmp(c->rq->install, "all");
+	if (!c->all)
+		return for_each_name(c->rq->install, "--install", c->err, install_one, c);
+	for (size_t i = 0; i < targets_count(); i++) {
+		int r = install_target(c, target_at(i));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void plan_free(struct plan *p)
+{
+	free(p->items);
+	p->items = NULL;
+	p->n = 0;
+}
+
+int plan_build(const struct plan_request *rq, const struct binfmt_entry *existing, size_t nexisting,
+	       struct plan *out, struct bi_error *err)
+{
+	struct build_ctx c = { .rq = rq, .existing = existing, .nexisting = nexisting, .plan = out, .err = err };
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (interp_host_machine(&c.host_machine, &c.host_class) < 0)
+		c.host_machine = c.host_class = 0;
+	if (rq->uninstall)
+		r = plan_uninstall(&c);
+	if (r == 0 && rq->install)
+		r = plan_install(&c);
+	if (r < 0)
+		plan_free(out);
+	return r;
+}
+
+/* ---- apply ---- */
+
+static int register_checked(struct binfmtfs *fs, const struct binfmt_entry *e, struct bi_error *err)
+{
+	struct binfmt_entry back;
+	int r = bfs_register(fs, e, err);
+
+	if (r < 0)
+		return r;
+	/* Trust what the kernel shows, not what we wrote. */
+	r = bfs_read_entry(fs, e->name, &back);
+	if (r < 0 || !entry_same(&back, e) || !back.enabled) {
+		bfs_remove(fs, e->name, NULL);
+		return bi_error_set(err, -EIO, "%s: registered, but the kernel shows a different entry", e->name);
+	}
+	return 0;
+}
+
+static void undo_item(struct plan_item *it, struct binfmtfs *fs)
+{
+	if (it->install && (it->state == PLAN_REGISTER || it->state == PLAN_REPLACE))
+		bfs_remove(fs, it->want.name, NULL);
+	/* Give back what we removed, in the order it was there. */
+	for (size_t i = 0; i < it->nold; i++)
+		bfs_register(fs, &it->old[i], NULL);
+	it->applied = false;
+}
+
+static int apply_item(struct plan_item *it, struct binfmtfs *fs, struct bi_error *err)
+{
+	size_t removed = 0;
+	int r = 0;
+
+	if (it->state != PLAN_REMOVE && it->state != PLAN_REPLACE && it->state != PLAN_REGISTER)
+		return 0;
+	for (; removed < it->nold; removed++) {
+		r = bfs_remove(fs, it->old[removed].name, err);
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && it->install)
+		r = register_checked(fs, &it->want, err);
+	if (r == 0) {
+		it->applied = true;
+		return 0;
+	}
+	/* Undo this item's own partial work before the run-wide rollback. */
+	for (size_t i = 0; i < removed; i++)
+		bfs_register(fs, &it->old[i], NULL);
+	it->result = r;
+	return r;
+}
+
+int plan_apply(struct plan *p, struct binfmtfs *fs, struct bi_error *err)
+{
+	/* Removals first, so --uninstall X --install X re-registers X. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < p->n; i++) {
+			struct plan_item *it = &p->items[i];
+			int r;
+			if (it->install != (pass == 1))
+				continue;
+			r = apply_item(it, fs, err);
+			if (r == 0)
+				continue;
+			snprintf(it->reason, sizeof(it->reason), "%.590s", err ? err->msg : strerror(-r));
+			for (size_t j = p->n; j-- > 0;)
+				if (p->items[j].applied)
+					undo_item(&p->items[j], fs);
+			return r;
+		}
+	}
+	return 0;
+}
