@@ -21,7 +21,7 @@ struct platform {
  * bare digit variants get "v"; arm64 v8/v8.0 and amd64 v1 dropped; a single
  * component must be a known OS or arch (OS defaults to linux, arch to the host's).
  * Returns 0 or -EINVAL (empty, leading/trailing slash, spaces, characters
- * outside [A-Za-z0-9_-], more than 3 components, wildcards, unknown single name).
+ * outside [A-Za-z0-9_.-] (the dot for arm64 v8.2), more than 3 components, wildcards, unknown single name).
  */
 int platform_parse(const char *s, struct platform *p);
 
