@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/* plan.c: from names and existing entries to decisions. No kernel involved:
+ * existing entries are built here, emulators are copies of this test binary
+ * in a temporary directory (dynamic, so the static check is off here; the
+ * integration tests check it with real QEMU). */
+#include "unit.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "plan.h"
+
+static char dir[PATH_MAX];
+static struct interp_search search;
+
+static void make_emulator(const char *name)
+{
+	char cmd[PATH_MAX * 2 + 64];
+
+	snprintf(cmd, sizeof(cmd), "cp /proc/%d/exe %s/%s", (int)getpid(), dir, name);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/binfmt-plan-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	make_emulator("qemu-aarch64");
+	make_emulator("qemu-riscv64-static");
+	make_emulator("qemu-arm");
+	make_emulator("buildkit-qemu-s390x");
+	return interp_search_init(&search, dir, "");
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static const struct target *host(void)
+{
+	struct utsname u;
+	uname(&u);
+	return target_for_machine(u.machine);
+}
+
+static struct plan_request request(const char *install, const char *uninstall)
+{
+	return (struct plan_request){ .install = install, .uninstall = uninstall, .flags = "PF", .prefix = "",
+				      .search = &search, .host = host(),
+				      .policy = { .need_static = false, .require_root_owner = false } };
+}
+
+static struct binfmt_entry entry_for(const char *cpu, const char *interp, const char *flags)
+{
+	struct binfmt_entry e;
+	assert_int_equal(plan_entry_for(target_by_cpu(cpu), "", interp, flags, &e), 0);
+	return e;
+}
+
+static const struct plan_item *item(const struct plan *p, const char *entry_name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->items[i].want.name, entry_name) || !strcmp(p->items[i].old[0].name, entry_name))
+			return &p->items[i];
+	fail_msg("no plan item for %s", entry_name);
+	return NULL;
+}
+
+static void install_on_empty_registry(void **state)
+{
+	struct plan_request rq = request("arm64,riscv64", NULL);
+	struct bi_error err = { 0 };
+	struct plan p;
+	char path[PATH_MAX + 32];
+	(void)state;
+
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), 0);
+	assert_int_equal(p.n, 2);
+	const struct plan_item *a = item(&p, "qemu-aarch64"), *r = item(&p, "qemu-riscv64");
+	assert_int_equal(a->state, PLAN_REGISTER);
+	assert_string_equal(a->label, "linux/arm64 (qemu-aarch64)");
+	assert_string_equal(a->want.flags, "PF");
+	snprintf(path, sizeof(path), "%s/qemu-aarch64", dir);
+	assert_string_equal(a->want.interpreter, path);
+	/* The -static name is found too (Debian's qemu-user-static). */
+	snprintf(path, sizeof(path), "%s/qemu-riscv64-static", dir);
+	assert_string_equal(r->want.interpreter, path);
+	assert_true(target_matches(target_by_cpu("aarch64"), a->want.magic, a->want.magic_len));
+	plan_free(&p);
+}
+
+static void aliases_collapse_to_one_item(void **state)
+{
+	struct plan_request rq = request("arm64,aarch64,linux/arm64,qemu-aarch64,linux/arm64/v8", NULL);
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), 0);
+	assert_int_equal(p.n, 1);
+	plan_free(&p);
+}
+
+static void identical_entry_is_kept(void **state)
+{
+	struct plan_request rq = request("arm64", NULL);
+	struct bi_error err = { 0 };
+	struct plan p;
+	char path[PATH_MAX + 32];
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/qemu-aarch64", dir);
+	struct binfmt_entry existing = entry_for("aarch64", path, "FP");
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_KEEP);
+	plan_free(&p);
+	/* Disabled is not identical: it does not serve anything. */
+	existing.enabled = false;
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_CONFLICT);
+	assert_non_null(strstr(p.items[0].reason, "disabled"));
+	plan_free(&p);
+}
+
+static void conflict_then_force(void **state)
+{
+	struct plan_request rq = request("arm64", NULL);
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	struct binfmt_entry existing = entry_for("aarch64", "/usr/libexec/qemu-binfmt/aarch64-binfmt-P", "OCF");
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_CONFLICT);
+	assert_non_null(strstr(p.items[0].reason, "aarch64-binfmt-P"));
+	assert_non_null(strstr(p.items[0].reason, "--force"));
+	assert_int_equal(p.items[0].nold, 0);
+	plan_free(&p);
+
+	rq.force = true;
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_REPLACE);
+	assert_int_equal(p.items[0].nold, 1);
+	assert_string_equal(p.items[0].old[0].interpreter, "/usr/libexec/qemu-binfmt/aarch64-binfmt-P");
+	plan_free(&p);
+}
+
+static void other_name_same_magic_conflicts(void **state)
+{
+	struct plan_request rq = request("arm64", NULL);
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	struct binfmt_entry existing = entry_for("aarch64", "/opt/emu/aarch64", "F");
+	strcpy(existing.name, "arm64-handler");
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_CONFLICT);
+	assert_non_null(strstr(p.items[0].reason, "arm64-handler"));
+	plan_free(&p);
+}
+
+static void all_skips_working_handlers_and_native(void **state)
+{
+	struct plan_request rq = request("all", NULL);
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	if (!host() || strcmp(host()->cpu, "x86_64"))
+		skip();
+	struct binfmt_entry existing = entry_for("aarch64", "/usr/libexec/qemu-binfmt/aarch64-binfmt-P", "OPF");
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(item(&p, "qemu-aarch64")->state, PLAN_HANDLED);
+	assert_int_equal(item(&p, "qemu-riscv64")->state, PLAN_REGISTER);
+	assert_int_equal(item(&p, "qemu-arm")->state, PLAN_REGISTER);
+	assert_int_equal(item(&p, "qemu-x86_64")->state, PLAN_NATIVE);
+	assert_int_equal(item(&p, "qemu-i386")->state, PLAN_NATIVE);
+	/* Targets without an emulator are counted, not listed. */
+	assert_int_equal(p.n + p.skipped_no_emulator, targets_count());
+	assert_int_equal(p.n, 6); /* aarch64 riscv64 arm + three native x86 */
+	plan_free(&p);
+}
+
+static void explicit_native_is_success(void **state)
+{
+	struct plan_request rq = request("amd64,386", NULL);
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	if (!host() || strcmp(host()->cpu, "x86_64"))
+		skip();
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_NATIVE);
+	assert_int_equal(p.items[1].state, PLAN_NATIVE);
+	assert_non_null(strstr(p.items[0].reason, "natively"));
+	plan_free(&p);
+}
+
+static void bad_names_are_usage_errors(void **state)
+{
+	static const char *const bad[] = { "", "foo", "arm64,,", ",arm64", "arm64 ", "a:b", "linux/foo",
+					   "windows/arm64", "arm64,bogus" };
+	char longname[5001];
+	struct bi_error err;
+	struct plan p;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct plan_request rq = request(bad[i], NULL);
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), -EINVAL);
+		assert_true(strlen(err.msg) > 10);
+		assert_null(strchr(err.msg, '\n'));
+		assert_null(p.items);
+	}
+	memset(longname, 'a', 5000);
+	longname[5000] = '\0';
+	struct plan_request rq = request(longname, NULL);
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "too long"));
+	rq = request("foo", NULL);
+	plan_build(&rq, NULL, 0, &p, &err);
+	/* The message lists what is accepted. */
+	assert_non_null(strstr(err.msg, "linux/arm64"));
+	assert_non_null(strstr(err.msg, "ppc64el"));
+}
+
+static void missing_emulator(void **state)
+{
+	struct plan_request rq = request("s390x", NULL);
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "qemu-s390x"));
+	assert_non_null(strstr(err.msg, dir));
+}
+
+static void prefix_names_entry_and_binary(void **state)
+{
+	struct plan_request rq = request("s390x", NULL);
+	struct interp_search s2;
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	assert_int_equal(interp_search_init(&s2, dir, "buildkit-"), 0);
+	rq.search = &s2;
+	rq.prefix = "buildkit-";
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), 0);
+	assert_string_equal(p.items[0].want.name, "buildkit-qemu-s390x");
+	assert_non_null(strstr(p.items[0].want.interpreter, "/buildkit-qemu-s390x"));
+	plan_free(&p);
+}
+
+static void uninstall_all_spares_foreign_entries(void **state)
+{
+	struct binfmt_entry e[5];
+	struct plan_request rq = request(NULL, "all");
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	e[0] = entry_for("aarch64", "/usr/bin/qemu-aarch64-static", "F");
+	e[1] = entry_for("riscv64", "/usr/bin/qemu-riscv64-static", "F");
+	strcpy(e[1].name, "buildkit-qemu-riscv64");
+	e[2] = entry_for("s390x", "/usr/bin/qemu-s390x-static", "F");
+	strcpy(e[2].name, "WSLInterop");
+	strcpy(e[2].interpreter, "/init");
+	e[3] = e[2];
+	strcpy(e[3].name, "python3.11");
+	strcpy(e[3].interpreter, "/usr/bin/python3.11");
+	e[4] = e[2];
+	strcpy(e[4].name, "rosetta");
+	strcpy(e[4].interpreter, "/mnt/lima-rosetta/rosetta");
+	assert_int_equal(plan_build(&rq, e, 5, &p, &err), 0);
+	assert_int_equal(p.n, 2);
+	assert_string_equal(item(&p, "qemu-aarch64")->label, "linux/arm64 (qemu-aarch64)");
+	assert_int_equal(item(&p, "buildkit-qemu-riscv64")->state, PLAN_REMOVE);
+	plan_free(&p);
+
+	/* By exact name only. */
+	rq = request(NULL, "WSLInterop");
+	assert_int_equal(plan_build(&rq, e, 5, &p, &err), 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.items[0].state, PLAN_REMOVE);
+	assert_null(p.items[0].target);
+	plan_free(&p);
+	rq = request(NULL, "python3");
+	assert_int_equal(plan_build(&rq, e, 5, &p, &err), -EINVAL);
+	rq = request(NULL, "wslinterop");
+	assert_int_equal(plan_build(&rq, e, 5, &p, &err), -EINVAL);
+}
+
+static void uninstall_uses_install_names(void **state)
+{
+	struct binfmt_entry e = entry_for("arm", "/usr/bin/qemu-arm-static", "F");
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	static const char *const names[] = { "armhf", "linux/arm/v7", "arm", "qemu-arm", "armel", "linux/arm/v6" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct plan_request rq = request(NULL, names[i]);
+		assert_int_equal(plan_build(&rq, &e, 1, &p, &err), 0);
+		assert_int_equal(p.items[0].state, PLAN_REMOVE);
+		assert_string_equal(p.items[0].old[0].name, "qemu-arm");
+		plan_free(&p);
+	}
+	struct plan_request rq = request(NULL, "arm64");
+	assert_int_equal(plan_build(&rq, &e, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_ABSENT);
+	plan_free(&p);
+}
+
+static void target_of_foreign_masks(void **state)
+{
+	struct binfmt_entry e = entry_for("ppc64", "/x", "F");
+	(void)state;
+
+	/* Debian masks OSABI with 0xfc for ppc/s390x: still the same target. */
+	e.mask[7] = 0xfc;
+	assert_ptr_equal(plan_target_of_entry(&e), target_by_cpu("ppc64"));
+	e.magic[18] = 0x99;
+	e.magic[19] = 0x99;
+	assert_null(plan_target_of_entry(&e));
+	assert_true(plan_is_qemu_entry(&e, ""));
+	strcpy(e.name, "custom");
+	assert_false(plan_is_qemu_entry(&e, ""));
+	strcpy(e.interpreter, "/usr/bin/qemu-ppc64-static");
+	assert_true(plan_is_qemu_entry(&e, ""));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(install_on_empty_registry),
+		cmocka_unit_test(aliases_collapse_to_one_item),
+		cmocka_unit_test(identical_entry_is_kept),
+		cmocka_unit_test(conflict_then_force),
+		cmocka_unit_test(other_name_same_magic_conflicts),
+		cmocka_unit_test(all_skips_working_handlers_and_native),
+		cmocka_unit_test(explicit_native_is_success),
+		cmocka_unit_test(bad_names_are_usage_errors),
+		cmocka_unit_test(missing_emulator),
+		cmocka_unit_test(prefix_names_entry_and_binary),
+		cmocka_unit_test(uninstall_all_spares_foreign_entries),
+		cmocka_unit_test(uninstall_uses_install_names),
+		cmocka_unit_test(target_of_foreign_masks),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
