@@ -315,6 +315,7 @@ static int install_target(struct build_ctx *c, const struct target *t)
 	it->target = t;
 	snprintf(entry_name, sizeof(entry_name), "%sqemu-%s", c->rq->prefix, t->cpu);
 	set_label(it, t, entry_name);
+	copy_str(it->want.name, sizeof(it->want.name), entry_name);
 	if (is_native(c, t)) {
 		it->state = PLAN_NATIVE;
 		snprintf(it->reason, sizeof(it->reason), "runs natively on this host");
