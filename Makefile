@@ -1,5 +1,6 @@
 # binfmt-installer — see README.md.
 #   make            build build/bin/binfmt (and emu-run once it exists)
+#   make run        deps, build, register every emulator on this host, print the status
 #   make check      build and run every test (installs missing test deps first)
 #   make deps       install Debian 12 build and test dependencies (idempotent)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -54,7 +55,7 @@ BINFMT_OBJ := $(BINFMT_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check deps install uninstall clean fixtures unit integration
+.PHONY: all check deps install uninstall clean fixtures unit run
 
 all: $(BUILD)/bin/binfmt
 
@@ -93,6 +94,12 @@ check:
 	$(MAKE) all unit
 	tests/fixtures/fetch.sh
 	BUILD=$(BUILD) tests/run
+
+# The main job: dependencies, build, register every emulator on this host, show the result.
+run:
+	tests/deps.sh
+	$(MAKE) all
+	$(BUILD)/bin/binfmt --install all
 
 install: all
 	install -D -m 0755 $(BUILD)/bin/binfmt $(DESTDIR)$(PREFIX)/sbin/binfmt
