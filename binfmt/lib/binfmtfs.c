@@ -5,6 +5,7 @@
 #include <libmount.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,13 @@ static bool filesystem_listed(const char *proc_filesystems)
 	return false;
 }
 
+/* libkmod logs to stderr by default; the library never prints. */
+static void kmod_silent(void *data, int priority, const char *file, int line, const char *fn,
+			const char *format, va_list args)
+{
+	(void)data, (void)priority, (void)file, (void)line, (void)fn, (void)format, (void)args;
+}
+
 static int load_module(struct bi_error *err)
 {
 	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
@@ -104,6 +112,7 @@ static int load_module(struct bi_error *err)
 
 	if (!ctx)
 		return bi_error_set(err, -ENOMEM, "cannot initialise libkmod");
+	kmod_set_log_fn(ctx, kmod_silent, NULL);
 	r = kmod_module_new_from_name(ctx, "binfmt_misc", &mod);
 	if (r == 0)
 		r = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
