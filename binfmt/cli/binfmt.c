@@ -461,9 +461,8 @@ static int run_status(const struct options *o, const struct target *host, const 
 	return rc;
 }
 
-int main(int argc, char **argv)
+static int run(struct options *o)
 {
-	struct options o = { 0 };
 	struct interp_search search;
 	struct plan_request rq = { 0 };
 	const char *prefix = getenv("QEMU_BINARY_PREFIX");
@@ -473,14 +472,12 @@ int main(int argc, char **argv)
 	const struct target *host;
 	int rc;
 
-	if ((rc = parse_args(argc, argv, &o)) >= 0)
-		return rc;
-	if ((rc = resolve_flags(&o, flags)) >= 0)
+	if ((rc = resolve_flags(o, flags)) >= 0)
 		return rc;
 	prefix = prefix ? prefix : "";
 	if (*prefix && !entry_name_valid(prefix))
 		return usage_error("QEMU_BINARY_PREFIX '%s' cannot be part of an entry name", prefix);
-	qpath = o.qemu_path ? o.qemu_path : getenv("QEMU_BINARY_PATH");
+	qpath = o->qemu_path ? o->qemu_path : getenv("QEMU_BINARY_PATH");
 	if (interp_search_init(&search, qpath, prefix) < 0)
 		return usage_error("invalid emulator path '%s'", qpath ? qpath : "");
 	if ((rc = check_qemu_dirs(&search, qpath)) >= 0)
@@ -488,16 +485,28 @@ int main(int argc, char **argv)
 	uname(&u);
 	host = target_for_machine(u.machine);
 
-	if (!o.install && !o.uninstall)
-		return run_status(&o, host, prefix);
+	if (!o->install && !o->uninstall)
+		return run_status(o, host, prefix);
 	rq = (struct plan_request){
-		.install = o.install, .uninstall = o.uninstall, .flags = flags, .prefix = prefix,
-		.force = o.force, .search = &search, .host = host,
+		.install = o->install, .uninstall = o->uninstall, .flags = flags, .prefix = prefix,
+		.force = o->force, .search = &search, .host = host,
 		/* F makes the kernel run the emulator inside foreign roots: it must be
 		 * static; and whatever we register runs for every user: root-owned. */
 		.policy = { .need_static = strchr(flags, 'F') != NULL, .require_root_owner = true },
 	};
-	if (o.export_dir)
-		return run_export(&o, &rq);
-	return run_changes(&o, &rq, host);
+	if (o->export_dir)
+		return run_export(o, &rq);
+	return run_changes(o, &rq, host);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	int rc = parse_args(argc, argv, &o);
+
+	if (rc < 0)
+		rc = run(&o);
+	free(o.install);
+	free(o.uninstall);
+	return rc;
 }

@@ -500,7 +500,8 @@ int bfs_list(struct binfmtfs *fs, struct binfmt_entry **entries, size_t *n, stru
 		if (bfs_read_entry(fs, de->d_name, &v[count]) == 0)
 			count++;
 	}
-	qsort(v, count, sizeof(*v), cmp_entry);
+	if (count > 1)
+		qsort(v, count, sizeof(*v), cmp_entry);
 	*entries = steal_ptr(&v);
 	*n = count;
 	return 0;
