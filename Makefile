@@ -103,9 +103,10 @@ run:
 
 install: all
 	install -D -m 0755 $(BUILD)/bin/binfmt $(DESTDIR)$(PREFIX)/sbin/binfmt
+	install -D -m 0644 binfmt/binfmt.8 $(DESTDIR)$(PREFIX)/share/man/man8/binfmt.8
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/binfmt
+	rm -f $(DESTDIR)$(PREFIX)/sbin/binfmt $(DESTDIR)$(PREFIX)/share/man/man8/binfmt.8
 
 clean:
 	rm -rf $(BUILD)
