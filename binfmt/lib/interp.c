@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "interp.h"
@@ -210,4 +213,73 @@ int interp_verify(const char *path, const struct interp_policy *p, struct bi_err
 				    "foreign root filesystems where its libraries do not exist; use a static QEMU "
 				    "(Debian: qemu-user-static)", path);
 	return 0;
+}
+
+/* "qemu-aarch64 version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" -> "7.2.22" */
+static int parse_version(const char *text, char *out, size_t n)
+{
+	const char *v = strstr(text, " version ");
+	size_t l;
+
+	if (!v)
+		return -EINVAL;
+	v += strlen(" version ");
+	l = strspn(v, "0123456789.");
+	if (l == 0 || l >= n)
+		return -EINVAL;
+	memcpy(out, v, l);
+	out[l] = '\0';
+	return 0;
+}
+
+static int read_with_deadline(int fd, char *buf, size_t n, int timeout_ms)
+{
+	size_t total = 0;
+
+	while (total + 1 < n) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t k;
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -ETIMEDOUT;
+		k = read(fd, buf + total, n - 1 - total);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		total += (size_t)k;
+	}
+	buf[total] = '\0';
+	return 0;
+}
+
+int interp_qemu_version(const char *path, char *out, size_t n)
+{
+	char buf[512];
+	int pfd[2], r, st;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return r;
+	}
+	if (pid == 0) {
+		char *const argv[] = { (char *)path, (char *)"-version", NULL };
+		char *const envp[] = { NULL };
+		dup2(pfd[1], STDOUT_FILENO);
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	close(pfd[1]);
+	r = read_with_deadline(pfd[0], buf, sizeof(buf), 2000);
+	close(pfd[0]);
+	if (r < 0)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return r < 0 ? r : parse_version(buf, out, n);
 }

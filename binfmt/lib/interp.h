@@ -56,6 +56,13 @@ int interp_verify(const char *path, const struct interp_policy *p, struct bi_err
 int interp_find_verified(const struct interp_search *s, const char *cpu, const struct interp_policy *p,
 			 char *out, size_t n, struct bi_error *err);
 
+/*
+ * The QEMU version of an emulator ("10.0.6"), from its -version output. The
+ * emulator runs as a host program (it is one), with a 2 s limit.
+ * Returns 0 or -errno.
+ */
+int interp_qemu_version(const char *path, char *out, size_t n);
+
 /* e_machine and ELF class of this very program (the host the tool was built for). */
 int interp_host_machine(unsigned *machine, unsigned *elf_class);
 

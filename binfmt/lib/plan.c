@@ -235,14 +235,34 @@ static int plan_uninstall(struct build_ctx *c)
 
 /* ---- install ---- */
 
+static size_t target_index(const struct target *t)
+{
+	for (size_t i = 0; i < targets_count(); i++)
+		if (target_at(i) == t)
+			return i;
+	return 0;
+}
+
+static bool runs_here(const struct build_ctx *c, const struct target *t)
+{
+	return c->rq->runs && c->rq->runs[target_index(t)];
+}
+
 static bool is_native(const struct build_ctx *c, const struct target *t)
 {
 	/* Registering the host's own ELF type makes every exec loop through
-	 * binfmt_misc (ELOOP): system-wide breakage. Refuse by family, and by
-	 * this program's own ELF header in case the table's families are wrong. */
-	if (c->rq->host && target_same_family(c->rq->host, t))
+	 * binfmt_misc (ELOOP): system-wide breakage. Refuse it always, checked by
+	 * this program's own ELF header in case the table is wrong. */
+	if (t->e_machine == c->host_machine && t->elf_class == c->host_class)
 		return true;
-	return t->e_machine == c->host_machine && t->elf_class == c->host_class;
+	if (c->rq->host && !strcmp(c->rq->host->cpu, t->cpu))
+		return true;
+	/* The rest of the family (i386 on x86_64, arm on aarch64) usually runs
+	 * natively, but not always (no IA32 emulation, arm64 cores without
+	 * AArch32): a probe tells the truth where the family only guesses. */
+	if (c->rq->host && target_same_family(c->rq->host, t))
+		return c->rq->runs ? runs_here(c, t) : true;
+	return false;
 }
 
 /* Entries other than `want` that claim the same files, or that serve t. */
@@ -261,6 +281,11 @@ static void decide_install(struct build_ctx *c, const struct target *t, struct p
 	char diff[300];
 
 	find_rivals(c, t, &it->want, it);
+	if (it->nold == 0 && c->all && runs_here(c, t)) {
+		it->state = PLAN_HANDLED;
+		snprintf(it->reason, sizeof(it->reason), "already runs here");
+		return;
+	}
 	if (it->nold == 0) {
 		it->state = PLAN_REGISTER;
 		return;

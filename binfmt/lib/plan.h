@@ -57,6 +57,9 @@ struct plan_request {
 	const struct interp_search *search;
 	struct interp_policy policy;
 	const struct target *host;     /* the host's own target */
+	/* Optional, indexed like target_at(): the platform already runs here
+	 * (probe passed). NULL: fall back to QEMU's family heuristic. */
+	const bool *runs;
 };
 
 /*
