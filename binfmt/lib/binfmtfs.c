@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
@@ -156,6 +157,10 @@ static void trigger_automount(const char *path)
 		return;
 	if (pid == 0) {
 		char p[4200];
+		/* A child stuck waiting on a hung automounter must not outlive us
+		 * (timeout(1) and docker stop signal only the main process). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+			_exit(1);
 		snprintf(p, sizeof(p), "%s/status", path);
 		_exit(stat(p, &st) < 0 ? 1 : 0);
 	}
@@ -378,6 +383,11 @@ int bfs_open(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *
 	fs->private_userns = bfs_in_private_userns();
 	if (copy_str(fs->path, sizeof(fs->path), mp) < 0)
 		return bi_error_set(err, -ENAMETOOLONG, "mount point path is too long");
+	/* "dir/" makes the O_PATH lookup a directory lookup, which triggers an
+	 * automount in this process, with no timeout: drop trailing slashes. */
+	for (size_t l = strlen(fs->path); l > 1 && fs->path[l - 1] == '/'; l--)
+		fs->path[l - 1] = '\0';
+	mp = fs->path;
 
 	type = fs_type_at(mp);
 	if (type == -ENOENT && !strcmp(mp, BINFMTFS_DEFAULT_MOUNT)) {
@@ -558,6 +568,14 @@ int bfs_register(struct binfmtfs *fs, const struct binfmt_entry *e, struct bi_er
 	case ENOEXEC:
 		return bi_error_set(err, r, "the kernel cannot open interpreter %s: %s", e->interpreter,
 				    strerror(-r));
+	case EACCES:
+	case EPERM:
+		/* We checked register is writable before changing anything: with F
+		 * this is the kernel failing to open the interpreter. */
+		if (strchr(e->flags, 'F'))
+			return bi_error_set(err, r, "the kernel cannot open interpreter %s for the F flag: %s "
+					    "(is it on a noexec mount, or not executable?)", e->interpreter, strerror(-r));
+		return explain_write_error(fs, r, "register", err);
 	case EINVAL:
 		if (strchr(e->flags, 'F') && bfs_kernel_version() && bfs_kernel_version() < 4008)
 			return bi_error_set(err, r, "this kernel (< 4.8) does not support the F flag: "
@@ -582,6 +600,25 @@ int bfs_remove(struct binfmtfs *fs, const char *name, struct bi_error *err)
 	if (r == -ENOENT)
 		return bi_error_set(err, r, "no entry named %s", name);
 	return r < 0 ? explain_write_error(fs, r, "remove", err) : 0;
+}
+
+int bfs_set_enabled(struct binfmtfs *fs, const char *name, bool enabled, struct bi_error *err)
+{
+	int r;
+
+	if (!entry_name_valid(name) || fs->dirfd < 0)
+		return bi_error_set(err, -EINVAL, "invalid entry name '%s'", name);
+	r = write_at(fs->dirfd, name, enabled ? "1" : "0", 1);
+	return r < 0 ? explain_write_error(fs, r, enabled ? "enable" : "disable", err) : 0;
+}
+
+int bfs_restore(struct binfmtfs *fs, const struct binfmt_entry *e, struct bi_error *err)
+{
+	int r = bfs_register(fs, e, err);
+
+	if (r == 0 && !e->enabled)
+		r = bfs_set_enabled(fs, e->name, false, err);
+	return r;
 }
 
 int bfs_status_enabled(struct binfmtfs *fs, bool *enabled)

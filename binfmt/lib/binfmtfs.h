@@ -50,6 +50,10 @@ int bfs_read_entry(struct binfmtfs *fs, const char *name, struct binfmt_entry *e
 int bfs_register(struct binfmtfs *fs, const struct binfmt_entry *e, struct bi_error *err);
 /* Remove one entry (writes -1). -ENOENT when it does not exist. */
 int bfs_remove(struct binfmtfs *fs, const char *name, struct bi_error *err);
+/* Enable (write 1) or disable (write 0) one entry. */
+int bfs_set_enabled(struct binfmtfs *fs, const char *name, bool enabled, struct bi_error *err);
+/* Register e and, when e is disabled, disable it again: what was there before. */
+int bfs_restore(struct binfmtfs *fs, const struct binfmt_entry *e, struct bi_error *err);
 /* Whole-instance switch from the status file. */
 int bfs_status_enabled(struct binfmtfs *fs, bool *enabled);
 

@@ -155,19 +155,34 @@ bool entry_name_valid(const char *name)
 	if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "register") ||
 	    !strcmp(name, "status"))
 		return false;
+	/* ':' is allowed: an entry registered with another delimiter may have it. */
 	for (const char *c = name; *c; c++)
-		if (*c == '/' || *c == ':' || (unsigned char)*c < 0x20 || *c == 0x7f)
+		if (*c == '/' || (unsigned char)*c < 0x20 || *c == 0x7f)
 			return false;
 	return true;
 }
 
-/* Characters the kernel would mis-split or that cannot survive one write. */
+/* Characters that cannot survive one write (the kernel stops at newline). */
 static bool field_valid(const char *s)
 {
 	for (const char *c = s; *c; c++)
-		if (*c == ':' || (unsigned char)*c < 0x20 || *c == 0x7f)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			return false;
 	return true;
+}
+
+/* The kernel splits on the first byte of the string: ':' by convention, or any
+ * byte no field contains (magic and mask are \xNN-escaped, so never matter).
+ * Needed to restore entries other tools registered with another delimiter. */
+static char pick_delimiter(const struct binfmt_entry *e)
+{
+	static const char cands[] = ":|#!@%,;=+~^";
+
+	for (const char *c = cands; *c; c++)
+		if (!strchr(e->name, *c) && !strchr(e->interpreter, *c) &&
+		    (e->type != 'E' || !strchr(e->extension, *c)))
+			return *c;
+	return 0;
 }
 
 static bool entry_valid(const struct binfmt_entry *e)
@@ -184,8 +199,9 @@ static bool entry_valid(const struct binfmt_entry *e)
 		return false;
 	if (e->mask_len && e->mask_len != e->magic_len)
 		return false;
-	/* Stay within the 128-byte window older kernels allow. */
-	return e->offset + e->magic_len <= ENTRY_MAGIC_MAX;
+	/* Kernels since 5.1 accept offset + size up to 256 (128 before). Our own
+	 * entries are far below either; others' entries are restored as they were. */
+	return e->offset + e->magic_len <= 2 * ENTRY_MAGIC_MAX && pick_delimiter(e);
 }
 
 static size_t put_hex(char *out, const uint8_t *b, size_t n)
@@ -206,21 +222,23 @@ static size_t put_hex(char *out, const uint8_t *b, size_t n)
 int entry_format_register(const struct binfmt_entry *e, char *buf, size_t n)
 {
 	char magic[ENTRY_MAGIC_MAX * 4 + 1], mask[ENTRY_MAGIC_MAX * 4 + 1], offset[16] = "";
-	char flags[8];
+	char flags[8], d;
 	int len;
 
 	if (!entry_valid(e))
 		return -EINVAL;
 	entry_flags_normalize(e->flags, flags);
+	d = pick_delimiter(e);
 	if (e->type == 'E') {
-		len = snprintf(buf, n, ":%s:E::%s::%s:%s", e->name, e->extension, e->interpreter, flags);
+		len = snprintf(buf, n, "%c%s%cE%c%c%s%c%c%s%c%s", d, e->name, d, d, d, e->extension, d, d,
+			       e->interpreter, d, flags);
 	} else {
 		put_hex(magic, e->magic, e->magic_len);
 		put_hex(mask, e->mask, e->mask_len);
 		if (e->offset)
 			snprintf(offset, sizeof(offset), "%u", e->offset);
-		len = snprintf(buf, n, ":%s:M:%s:%s:%s:%s:%s", e->name, offset, magic, mask,
-			       e->interpreter, flags);
+		len = snprintf(buf, n, "%c%s%cM%c%s%c%s%c%s%c%s%c%s", d, e->name, d, d, offset, d, magic, d, mask,
+			       d, e->interpreter, d, flags);
 	}
 	if (len < 0 || (size_t)len >= n || len > ENTRY_REGISTER_MAX)
 		return -ENAMETOOLONG;

@@ -49,16 +49,17 @@ int entry_flags_normalize(const char *in, char out[8]);
  */
 int entry_parse(const char *name, const char *text, struct binfmt_entry *e);
 
-/* Is the name usable as an entry name? (non-empty, not ./.., no '/', ':',
+/* Is the name usable as an entry name? (non-empty, not ./.., no '/' or
  * control chars, not "register"/"status", <= 255 bytes) */
 bool entry_name_valid(const char *name);
 
 /*
  * Build the register string ":name:type:offset:magic:mask:interpreter:flags"
  * with every magic/mask byte written as \xNN (so the delimiter and NUL can
- * never appear raw). No trailing newline. Returns the length, or -EINVAL for
- * an entry the kernel would reject, -ENAMETOOLONG when it does not fit
- * ENTRY_REGISTER_MAX or n.
+ * never appear raw). The delimiter is ':' unless a field contains one, then
+ * another byte no field contains. No trailing newline. Returns the length, or
+ * -EINVAL for an entry the kernel would reject, -ENAMETOOLONG when it does not
+ * fit ENTRY_REGISTER_MAX or n.
  */
 int entry_format_register(const struct binfmt_entry *e, char *buf, size_t n);
 

@@ -15,6 +15,7 @@ const char *plan_state_name(enum plan_state s)
 {
 	static const char *const names[] = {
 		[PLAN_REGISTER] = "register", [PLAN_REPLACE] = "replace",   [PLAN_KEEP] = "keep",
+		[PLAN_ENABLE] = "enable",
 		[PLAN_NATIVE] = "native",     [PLAN_HANDLED] = "handled",   [PLAN_NO_EMULATOR] = "no-emulator",
 		[PLAN_CONFLICT] = "conflict", [PLAN_REMOVE] = "remove",     [PLAN_ABSENT] = "absent",
 	};
@@ -115,9 +116,6 @@ static int bad_name(const char *what, const char *name, int r, struct bi_error *
 {
 	if (!*name)
 		return bi_error_set(err, -EINVAL, "%s: empty name in the list (check for stray commas)", what);
-	if (strlen(name) > NAME_MAX_LEN)
-		return bi_error_set(err, -EINVAL, "%s: name of %zu characters is too long to be an architecture",
-				    what, strlen(name));
 	if (r == -EOPNOTSUPP)
 		return bi_error_set(err, -EINVAL, "%s: '%s' is not a linux platform; QEMU user mode runs Linux binaries "
 				    "only", what, name);
@@ -138,15 +136,16 @@ static int for_each_name(const char *list, const char *what, struct bi_error *er
 		char name[NAME_MAX_LEN + 2];
 		int r;
 
-		if (l > NAME_MAX_LEN) {
-			memset(name, 'x', NAME_MAX_LEN + 1);
-			name[NAME_MAX_LEN + 1] = '\0';
-			return bad_name(what, name, -EINVAL, err);
-		}
+		if (l > NAME_MAX_LEN)
+			return bi_error_set(err, -EINVAL, "%s: a name of %zu characters is too long to be an architecture",
+					    what, l);
 		memcpy(name, p, l);
 		name[l] = '\0';
 		if (!l)
 			return bad_name(what, name, -EINVAL, err);
+		if (!strcmp(name, "all"))
+			return bi_error_set(err, -EINVAL, "%s: 'all' stands alone; it cannot be combined with other names",
+					    what);
 		r = fn(name, ctx);
 		if (r < 0)
 			return r;
@@ -154,6 +153,14 @@ static int for_each_name(const char *list, const char *what, struct bi_error *er
 			return 0;
 		p += l + 1;
 	}
+}
+
+static bool being_removed(const struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!p->items[i].install && p->items[i].state == PLAN_REMOVE && !strcmp(p->items[i].old[0].name, name))
+			return true;
+	return false;
 }
 
 struct build_ctx {
@@ -213,8 +220,12 @@ static int uninstall_one(const char *name, void *ctx)
 	}
 	/* Someone else's entry (WSLInterop, python3.11, rosetta): only by its
 	 * exact name, never through "all" or a pattern. */
-	if (entry_name_valid(name) && find_existing(c, name))
+	if (entry_name_valid(name) && (find_existing(c, name) || c->rq->validate_only))
 		return plan_remove_entry(c, NULL, name);
+	if (r == -ENOENT && entry_name_valid(name))
+		return bi_error_set(c->err, -EINVAL, "--uninstall: unknown architecture '%s', and no entry has that "
+				    "name; accepted: %s, or the exact name of an existing entry", name,
+				    targets_accepted_names());
 	return bad_name("--uninstall", name, r, c->err);
 }
 
@@ -307,11 +318,14 @@ static void decide_install(struct build_ctx *c, const struct target *t, struct p
 			return;
 		}
 	}
+	if (it->nold == 1 && entry_same(&it->old[0], &it->want) && !strcmp(it->old[0].name, it->want.name)) {
+		/* Exactly ours, only switched off: switching it on is the install. */
+		it->state = PLAN_ENABLE;
+		snprintf(it->reason, sizeof(it->reason), "was disabled");
+		return;
+	}
 	if (!strcmp(it->old[0].name, it->want.name)) {
-		if (entry_same(&it->old[0], &it->want))
-			snprintf(diff, sizeof(diff), "it is disabled");
-		else
-			entry_describe_difference(&it->old[0], &it->want, diff, sizeof(diff));
+		entry_describe_difference(&it->old[0], &it->want, diff, sizeof(diff));
 		snprintf(it->reason, sizeof(it->reason), "entry %.255s exists with %.300s", it->old[0].name, diff);
 	} else {
 		snprintf(it->reason, sizeof(it->reason), "entry %.255s (%.300s) already claims these binaries",
@@ -412,8 +426,22 @@ int plan_build(const struct plan_request *rq, const struct binfmt_entry *existin
 		c.host_machine = c.host_class = 0;
 	if (rq->uninstall)
 		r = plan_uninstall(&c);
-	if (r == 0 && rq->install)
+	if (r == 0 && rq->install) {
+		/* Removals happen first: installs decide against what remains. */
+		_cleanup_free_ struct binfmt_entry *left = NULL;
+		size_t nleft = 0;
+		if (rq->uninstall && nexisting) {
+			if (!(left = malloc(nexisting * sizeof(*left))))
+				return bi_error_set(err, -ENOMEM, "out of memory");
+			for (size_t i = 0; i < nexisting; i++)
+				if (!already_planned(out, false, plan_target_of_entry(&existing[i]), existing[i].name) ||
+				    !being_removed(out, existing[i].name))
+					left[nleft++] = existing[i];
+			c.existing = left;
+			c.nexisting = nleft;
+		}
 		r = plan_install(&c);
+	}
 	if (r < 0)
 		plan_free(out);
 	return r;
@@ -437,21 +465,39 @@ static int register_checked(struct binfmtfs *fs, const struct binfmt_entry *e, s
 	return 0;
 }
 
-static void undo_item(struct plan_item *it, struct binfmtfs *fs)
+/* Put back an entry we removed, as it was (also disabled if it was). A failure
+ * here is reported, never swallowed: the user must know what is missing. */
+static void restore(struct plan *p, struct binfmtfs *fs, const struct binfmt_entry *e)
 {
+	struct bi_error err = { 0 };
+
+	if (bfs_restore(fs, e, &err) < 0 && !p->rollback_error[0])
+		snprintf(p->rollback_error, sizeof(p->rollback_error), "could not restore entry %.255s: %.400s",
+			 e->name, err.msg);
+}
+
+static void undo_item(struct plan *p, struct plan_item *it, struct binfmtfs *fs)
+{
+	if (it->state == PLAN_ENABLE)
+		bfs_set_enabled(fs, it->want.name, false, NULL);
 	if (it->install && (it->state == PLAN_REGISTER || it->state == PLAN_REPLACE))
 		bfs_remove(fs, it->want.name, NULL);
-	/* Give back what we removed, in the order it was there. */
 	for (size_t i = 0; i < it->nold; i++)
-		bfs_register(fs, &it->old[i], NULL);
+		restore(p, fs, &it->old[i]);
 	it->applied = false;
 }
 
-static int apply_item(struct plan_item *it, struct binfmtfs *fs, struct bi_error *err)
+static int apply_item(struct plan *p, struct plan_item *it, struct binfmtfs *fs, struct bi_error *err)
 {
 	size_t removed = 0;
 	int r = 0;
 
+	if (it->state == PLAN_ENABLE) {
+		r = bfs_set_enabled(fs, it->want.name, true, err);
+		it->applied = r == 0;
+		it->result = r;
+		return r;
+	}
 	if (it->state != PLAN_REMOVE && it->state != PLAN_REPLACE && it->state != PLAN_REGISTER)
 		return 0;
 	for (; removed < it->nold; removed++) {
@@ -467,7 +513,7 @@ static int apply_item(struct plan_item *it, struct binfmtfs *fs, struct bi_error
 	}
 	/* Undo this item's own partial work before the run-wide rollback. */
 	for (size_t i = 0; i < removed; i++)
-		bfs_register(fs, &it->old[i], NULL);
+		restore(p, fs, &it->old[i]);
 	it->result = r;
 	return r;
 }
@@ -481,13 +527,13 @@ int plan_apply(struct plan *p, struct binfmtfs *fs, struct bi_error *err)
 			int r;
 			if (it->install != (pass == 1))
 				continue;
-			r = apply_item(it, fs, err);
+			r = apply_item(p, it, fs, err);
 			if (r == 0)
 				continue;
 			snprintf(it->reason, sizeof(it->reason), "%.590s", err ? err->msg : strerror(-r));
 			for (size_t j = p->n; j-- > 0;)
 				if (p->items[j].applied)
-					undo_item(&p->items[j], fs);
+					undo_item(p, &p->items[j], fs);
 			return r;
 		}
 	}

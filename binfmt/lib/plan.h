@@ -21,6 +21,7 @@ enum plan_state {
 	PLAN_REGISTER,    /* not there yet: register */
 	PLAN_REPLACE,     /* --force: remove the conflicting entries, then register */
 	PLAN_KEEP,        /* an identical entry exists */
+	PLAN_ENABLE,      /* an identical entry exists but is disabled: enable it */
 	PLAN_NATIVE,      /* the host runs it natively */
 	PLAN_HANDLED,     /* (all) another working F entry already serves it */
 	PLAN_NO_EMULATOR, /* (all) no interpreter found: skipped */
@@ -46,6 +47,7 @@ struct plan {
 	struct plan_item *items;
 	size_t n;
 	size_t skipped_no_emulator;    /* "all": targets without an interpreter */
+	char rollback_error[700];      /* set when a rollback could not restore everything */
 };
 
 struct plan_request {
@@ -60,6 +62,9 @@ struct plan_request {
 	/* Optional, indexed like target_at(): the platform already runs here
 	 * (probe passed). NULL: fall back to QEMU's family heuristic. */
 	const bool *runs;
+	/* Checking names before the registry is read: an --uninstall name that
+	 * is no architecture but could be an entry's name is accepted here. */
+	bool validate_only;
 };
 
 /*

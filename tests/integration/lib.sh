@@ -267,3 +267,24 @@ _tap_exit() {
     exit "$rc"
 }
 trap _tap_exit EXIT
+
+# x86-64 micro-architecture levels of this CPU beyond v1, computed from
+# /proc/cpuinfo (independently of binfmt's own CPUID code), space-separated:
+# "linux/amd64/v2 linux/amd64/v3". Empty on other machines or v1 CPUs.
+amd64_levels() {
+    [[ $(uname -m) == x86_64 ]] || return 0
+    local flags out=""
+    flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+    _has() { local x; for x; do [[ $flags == *" $x "* ]] || return 1; done; }
+    # The kernel hides avx when the OS does not enable its state (XCR0).
+    _has pni ssse3 sse4_1 sse4_2 popcnt cx16 lahf_lm && out="linux/amd64/v2" &&
+        _has avx avx2 bmi1 bmi2 f16c fma abm movbe xsave && out+=" linux/amd64/v3" &&
+        _has avx512f avx512bw avx512cd avx512dq avx512vl && out+=" linux/amd64/v4"
+    printf '%s' "$out"
+}
+AMD64_LEVELS=$(amd64_levels)
+# The same as lines of the status JSON's "supported" array (each ends in ",\n").
+AMD64_LEVEL_LINES=""
+for _l in $AMD64_LEVELS; do AMD64_LEVEL_LINES+="    \"$_l\","$'\n'; done
+unset _l
+export AMD64_LEVELS AMD64_LEVEL_LINES

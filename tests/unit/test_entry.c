@@ -141,6 +141,22 @@ static void format_escapes_delimiter_and_nul(void **state)
 	assert_null(memchr(buf + 1, ':', strlen("qemu-aarch64")));
 }
 
+static void format_other_delimiter(void **state)
+{
+	struct binfmt_entry e = sample();
+	char buf[2048];
+	(void)state;
+
+	/* Another tool registered this with '|' as delimiter; restoring it must
+	 * not split the interpreter path at its ':'. */
+	strcpy(e.name, "odd:name");
+	strcpy(e.interpreter, "/opt/a:b/qemu");
+	e.magic_len = e.mask_len = 1;
+	e.offset = 200; /* fine since Linux 5.1 (offset + size <= 256) */
+	assert_true(entry_format_register(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "|odd:name|M|200|\\x7f|\\xff|/opt/a:b/qemu|PF");
+}
+
 static void format_extension(void **state)
 {
 	struct binfmt_entry e = { .name = "jar", .type = 'E', .extension = "jar", .interpreter = "/usr/bin/jarwrapper" };
@@ -155,7 +171,7 @@ static void format_rejects_what_the_kernel_would(void **state)
 {
 	char buf[4096];
 	(void)state;
-	const char *bad_names[] = { "", ".", "..", "a/b", "a:b", "register", "status", "a\nb" };
+	const char *bad_names[] = { "", ".", "..", "a/b", "register", "status", "a\nb" };
 
 	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
 		struct binfmt_entry e = sample();
@@ -163,13 +179,13 @@ static void format_rejects_what_the_kernel_would(void **state)
 		assert_int_equal(entry_format_register(&e, buf, sizeof(buf)), -EINVAL);
 	}
 	struct binfmt_entry e = sample();
-	strcpy(e.interpreter, "/usr/bin/qemu:x");
+	strcpy(e.interpreter, "/usr/bin/qemu\nx");
 	assert_int_equal(entry_format_register(&e, buf, sizeof(buf)), -EINVAL);
 	e = sample();
 	strcpy(e.flags, "FX");
 	assert_int_equal(entry_format_register(&e, buf, sizeof(buf)), -EINVAL);
 	e = sample();
-	e.offset = 120; /* 120 + 20 > 128: beyond what older kernels accept */
+	e.offset = 240; /* 240 + 20 > 256: beyond what any kernel accepts */
 	assert_int_equal(entry_format_register(&e, buf, sizeof(buf)), -EINVAL);
 	e = sample();
 	e.mask_len = 3;
@@ -255,6 +271,7 @@ int main(void)
 		cmocka_unit_test(format_register_string),
 		cmocka_unit_test(format_escapes_delimiter_and_nul),
 		cmocka_unit_test(format_extension),
+		cmocka_unit_test(format_other_delimiter),
 		cmocka_unit_test(format_rejects_what_the_kernel_would),
 		cmocka_unit_test(format_stays_within_kernel_limit),
 		cmocka_unit_test(same_and_same_match),

@@ -126,11 +126,16 @@ static void identical_entry_is_kept(void **state)
 	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
 	assert_int_equal(p.items[0].state, PLAN_KEEP);
 	plan_free(&p);
-	/* Disabled is not identical: it does not serve anything. */
+	/* Ours but switched off: installing switches it on. */
 	existing.enabled = false;
 	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
-	assert_int_equal(p.items[0].state, PLAN_CONFLICT);
+	assert_int_equal(p.items[0].state, PLAN_ENABLE);
 	assert_non_null(strstr(p.items[0].reason, "disabled"));
+	plan_free(&p);
+	/* Switched off and different: a conflict like any other. */
+	strcpy(existing.flags, "F");
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_CONFLICT);
 	plan_free(&p);
 }
 

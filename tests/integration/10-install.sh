@@ -1,0 +1,273 @@
+#!/bin/bash
+# binfmt --install / --uninstall for real, in a private binfmt_misc instance:
+# entries as the kernel shows them, real foreign busybox binaries running through
+# them (argv0 kept by P, chroot without the emulator inside thanks to F),
+# idempotency, every alias on uninstall, --install all / --uninstall all, and the
+# status JSON. The host's registry is never touched (checked at the end).
+# shellcheck disable=SC2016 # single-quoted code runs in the private instance, on purpose
+# shellcheck disable=SC2012,SC2010 # the registry listing is what `ls` shows, on purpose
+set -uo pipefail
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_private_binfmt
+for a in arm64 armhf ppc64el s390x riscv64 mips64el; do
+    [[ -x $FIXTURES/busybox/$a/busybox ]] ||
+        skip_all "busybox for $a not cached in $FIXTURES (run tests/fixtures/fetch.sh)"
+done
+[[ -x /usr/bin/qemu-aarch64-static ]] || skip_all "Debian's qemu-user-static is not installed"
+plan 44
+
+# Emulators come from /usr/bin (Debian's qemu-user-static), whatever is staged.
+export QEMU_BINARY_PATH=/usr/bin
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-10-install.XXXXXX")
+on_exit rm -rf "$WORK"
+export WORK
+
+# --- host registry snapshot ----------------------------------------------------------
+HOST_BM=/proc/sys/fs/binfmt_misc
+host_listing() {
+    local f
+    if mountpoint -q "$HOST_BM" 2>/dev/null; then echo "mounted"; else echo "not mounted"; fi
+    [[ -d $HOST_BM ]] || { echo "no $HOST_BM"; return 0; }
+    for f in "$HOST_BM"/* "$HOST_BM"/.[!.]*; do
+        [[ -e $f ]] || continue
+        echo "== ${f##*/}"
+        [[ ${f##*/} == register ]] || cat "$f" 2>&1
+    done
+}
+host_before=$(host_listing)
+
+# --- helpers (run inside the private instance) -----------------------------------------
+
+# run CMD...: sets OUT (stdout), ERR (stderr minus the user-namespace note), RC.
+run() {
+    local ef
+    ef=$(mktemp "${TMPDIR:-/tmp}/binfmt-err.XXXXXX")
+    OUT=$("$@" 2>"$ef")
+    RC=$?
+    ERR=$(grep -v '^binfmt: note: running in a user namespace' "$ef")
+    rm -f "$ef"
+}
+bf() { run "$BINFMT" --mount "$BM" "$@"; }
+listing() { ls "$BM" | paste -sd' ' -; }
+# snapshot: every file's name and content (register excluded: write-only)
+snapshot() {
+    local f
+    for f in "$BM"/*; do
+        [[ ${f##*/} == register ]] && continue
+        printf '== %s\n%s\n' "${f##*/}" "$(cat "$f")"
+    done
+}
+bb() { printf '%s\n' "$FIXTURES/busybox/$1/busybox"; }
+
+# The kernel's view of our entry for CPU: QEMU's magic/mask with EI_OSABI masked.
+expected_entry() {
+    local magic mask
+    case $1 in
+    aarch64) magic=7f454c460201010000000000000000000200b700 mask=ffffffffffffff00fffffffffffffffffeffffff ;;
+    arm) magic=7f454c4601010100000000000000000002002800 mask=ffffffffffffff00fffffffffffffffffeffffff ;;
+    ppc64le) magic=7f454c4602010100000000000000000002001500 mask=ffffffffffffff00fffffffffffffffffeffff00 ;;
+    s390x) magic=7f454c4602020100000000000000000000020016 mask=ffffffffffffff00fffffffffffffffffffeffff ;;
+    riscv64) magic=7f454c460201010000000000000000000200f300 mask=ffffffffffffff00fffffffffffffffffeffffff ;;
+    esac
+    printf 'enabled\ninterpreter /usr/bin/qemu-%s-static\nflags: %s\noffset 0\nmagic %s\nmask %s' \
+        "$1" "${2:-PF}" "$magic" "$mask"
+}
+
+# shellcheck disable=SC2089,SC2090 # JSON text, not a command
+export EMPTY_STATUS='{
+  "supported": [
+    "linux/amd64",
+'"$AMD64_LEVEL_LINES"'    "linux/386"
+  ],
+  "emulators": []
+}'
+
+# Every QEMU linux-user target binfmt knows (targets.c order); i386, i486 and
+# x86_64 are native on x86_64.
+export ALL_CPUS="i386 i486 x86_64 alpha arm armeb sparc sparc32plus sparc64 ppc ppc64 ppc64le m68k
+mips mipsel mipsn32 mipsn32el mips64 mips64el sh4 sh4eb s390x aarch64 aarch64_be hppa riscv32
+riscv64 xtensa xtensaeb microblaze microblazeel or1k hexagon loongarch64"
+
+json_ok() { # stdin: status JSON; exits 0 when it parses with the documented shape
+    python3 -c 'import json,sys
+d=json.load(sys.stdin)
+assert sorted(d)==["emulators","supported"], d
+assert isinstance(d["supported"],list) and isinstance(d["emulators"],list)
+assert all(isinstance(x,str) for x in d["supported"]+d["emulators"])'
+}
+
+checks() {
+    local cpu out rc a expect
+
+    # --- 1-3: install five targets ---
+    bf --install arm64,armhf,ppc64el,s390x,riscv64
+    t_is "install five targets: exit 0" "$RC" 0
+    t_is "one OK line per item on stderr" "$ERR" "installing: linux/arm64 (qemu-aarch64) OK
+installing: linux/arm/v7 (qemu-arm) OK
+installing: linux/ppc64le (qemu-ppc64le) OK
+installing: linux/s390x (qemu-s390x) OK
+installing: linux/riscv64 (qemu-riscv64) OK"
+    t_is "registry lists the five entries" "$(listing)" \
+        "qemu-aarch64 qemu-arm qemu-ppc64le qemu-riscv64 qemu-s390x register status"
+
+    # --- 4-8: entries as the kernel shows them ---
+    for cpu in aarch64 arm ppc64le s390x riscv64; do
+        t_is "entry qemu-$cpu: enabled, PF, static interpreter, table magic/mask" \
+            "$(cat "$BM/qemu-$cpu" 2>&1)" "$(expected_entry "$cpu")"
+    done
+
+    # --- 9: status printed after the install ---
+    t_is "status JSON on stdout after install" "$OUT" '{
+  "supported": [
+    "linux/amd64",
+'"$AMD64_LEVEL_LINES"'    "linux/arm64",
+    "linux/riscv64",
+    "linux/ppc64le",
+    "linux/s390x",
+    "linux/386",
+    "linux/arm/v7",
+    "linux/arm/v6"
+  ],
+  "emulators": [
+    "qemu-aarch64",
+    "qemu-arm",
+    "qemu-ppc64le",
+    "qemu-riscv64",
+    "qemu-s390x"
+  ]
+}'
+
+    # --- 10-14: real foreign binaries run ---
+    for a in arm64:aarch64 armhf:armv7l ppc64el:ppc64le s390x:s390x riscv64:riscv64; do
+        t_is "${a%%:*} busybox: uname -m" "$("$(bb "${a%%:*}")" uname -m 2>&1)" "${a#*:}"
+    done
+
+    # --- 15-16: argv0 survives (P) ---
+    ln -s "$(bb arm64)" "$WORK/echo"
+    t_is "busybox applet through a symlink named echo" "$("$WORK/echo" hi 2>&1)" "hi"
+    t_is "busybox applet via argv0 only (exec -a echo busybox): needs P" \
+        "$( (exec -a echo "$(bb arm64)" hi) 2>&1)" "hi"
+
+    # --- 17: a #!/bin/sh script in a foreign chroot without QEMU inside (F) ---
+    mkdir -p "$WORK/root/bin"
+    cp "$(bb arm64)" "$WORK/root/bin/busybox"
+    cp "$(bb arm64)" "$WORK/root/bin/sh"
+    printf '#!/bin/sh\necho "chroot $(/bin/busybox uname -m) $((6*7))"\n' >"$WORK/root/script.sh"
+    chmod 755 "$WORK/root/script.sh"
+    t_is "#!/bin/sh script runs in an arm64 chroot without QEMU in it" \
+        "$(chroot "$WORK/root" /script.sh 2>&1; echo "rc=$?")" $'chroot aarch64 42\nrc=0'
+
+    # --- 18-20: idempotency ---
+    local before
+    before=$(snapshot)
+    bf --install arm64,armhf,ppc64el,s390x,riscv64
+    t_is "second install: exit 0" "$RC" 0
+    t_is "second install: every item already registered" "$ERR" \
+        "installing: linux/arm64 (qemu-aarch64) OK (already registered)
+installing: linux/arm/v7 (qemu-arm) OK (already registered)
+installing: linux/ppc64le (qemu-ppc64le) OK (already registered)
+installing: linux/s390x (qemu-s390x) OK (already registered)
+installing: linux/riscv64 (qemu-riscv64) OK (already registered)"
+    t_is "second install: entries unchanged" "$(snapshot)" "$before"
+
+    # --- 21-24: uninstall by alias ---
+    bf --uninstall armhf
+    t_is "uninstall armhf removes qemu-arm" "$RC|$ERR|$(listing)" \
+        "0|uninstalling: linux/arm/v7 (qemu-arm) OK|qemu-aarch64 qemu-ppc64le qemu-riscv64 qemu-s390x register status"
+    bf --uninstall ppc64el
+    t_is "uninstall ppc64el removes qemu-ppc64le" "$RC|$ERR|$(listing)" \
+        "0|uninstalling: linux/ppc64le (qemu-ppc64le) OK|qemu-aarch64 qemu-riscv64 qemu-s390x register status"
+    bf --uninstall qemu-s390x
+    t_is "uninstall qemu-s390x removes qemu-s390x" "$RC|$ERR|$(listing)" \
+        "0|uninstalling: linux/s390x (qemu-s390x) OK|qemu-aarch64 qemu-riscv64 register status"
+    bf --uninstall linux/riscv64
+    t_is "uninstall linux/riscv64 removes qemu-riscv64" "$RC|$ERR|$(listing)" \
+        "0|uninstalling: linux/riscv64 (qemu-riscv64) OK|qemu-aarch64 register status"
+
+    # --- 25-28: status with only arm64 installed ---
+    bf
+    t_is "status (no action): exit 0, nothing on stderr" "$RC|$ERR" "0|"
+    t_is "status with only arm64: supported has linux/arm64 (not riscv64), emulators qemu-aarch64" "$OUT" '{
+  "supported": [
+    "linux/amd64",
+'"$AMD64_LEVEL_LINES"'    "linux/arm64",
+    "linux/386"
+  ],
+  "emulators": [
+    "qemu-aarch64"
+  ]
+}'
+    t_ok "status JSON parses; both keys are lists of strings" json_ok <<<"$OUT"
+    t_unlike "linux/riscv64 not supported once its entry is gone" "$OUT" 'linux/riscv64'
+
+    # --- 29-30: the last one, and the binaries stop running ---
+    bf --uninstall linux/arm64
+    t_is "uninstall linux/arm64 removes qemu-aarch64" "$RC|$ERR|$(listing)" \
+        "0|uninstalling: linux/arm64 (qemu-aarch64) OK|register status"
+    out=""
+    for a in arm64 armhf ppc64el s390x riscv64; do
+        out+="$a: $("$(bb "$a")" uname -m 2>&1 | grep -o 'Exec format error')"$'\n'
+    done
+    t_is "after uninstall every busybox fails with Exec format error" "$out" \
+        $'arm64: Exec format error\narmhf: Exec format error\nppc64el: Exec format error\ns390x: Exec format error\nriscv64: Exec format error\n'
+
+    # --- 31-33: uninstalling what is not there ---
+    bf --uninstall arm64
+    t_is "uninstall arm64 again: exit 0, not installed" "$RC|$ERR" \
+        "0|uninstalling: linux/arm64 (qemu-aarch64) OK (not installed)"
+    bf --uninstall mips64le
+    t_is "uninstall mips64le (never installed): exit 0, not installed" "$RC|$ERR" \
+        "0|uninstalling: linux/mips64le (qemu-mips64el) OK (not installed)"
+    t_is "status JSON after uninstalling everything" "$OUT" "$EMPTY_STATUS"
+
+    # --- 34-40: --install all, --uninstall all ---
+    bf --install all
+    t_is "install all: exit 0" "$RC" 0
+    t_like "install all: i386, i486, x86_64 skipped as native" "$ERR" \
+        $'installing: linux/386 \\(qemu-i386\\) skipped: runs natively on this host\ninstalling: qemu-i486 skipped: runs natively on this host\ninstalling: linux/amd64 \\(qemu-x86_64\\) skipped: runs natively on this host\n'
+    expect=""
+    for cpu in $ALL_CPUS; do
+        case $cpu in i386 | i486 | x86_64) continue ;; esac
+        [[ -x /usr/bin/qemu-$cpu-static ]] && expect+="qemu-$cpu"$'\n'
+    done
+    expect=$(printf '%s' "$expect" | LC_ALL=C sort | paste -sd' ' -)
+    t_is "install all: one entry per emulator in /usr/bin, none native" \
+        "$(ls "$BM" | grep -v -e '^register$' -e '^status$' | LC_ALL=C sort | paste -sd' ' -)" "$expect"
+    out=""
+    for f in "$BM"/qemu-*; do
+        grep -qx 'enabled' "$f" && grep -qx 'flags: PF' "$f" &&
+            grep -qx "interpreter /usr/bin/${f##*/}-static" "$f" || out+="${f##*/} "
+    done
+    t_is "install all: every entry enabled, PF, its own static emulator" "$out" ""
+    out=""
+    for a in arm64:aarch64 armhf:armv7l ppc64el:ppc64le s390x:s390x riscv64:riscv64 mips64el:mips64; do
+        out+="$("$(bb "${a%%:*}")" uname -m 2>&1) "
+    done
+    t_is "install all: all six foreign busyboxes run" "$out" "aarch64 armv7l ppc64le s390x riscv64 mips64 "
+    t_is "install all: supported lists every platform in BuildKit order" \
+        "$(python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["supported"]))' <<<"$OUT")" \
+        "linux/amd64 ${AMD64_LEVELS:+$AMD64_LEVELS }linux/arm64 linux/riscv64 linux/ppc64 linux/ppc64le linux/s390x linux/386 linux/mips64le linux/mips64 linux/loong64 linux/arm/v7 linux/arm/v6 linux/mipsle linux/mips"
+    t_is "install all: emulators lists every entry" \
+        "$(python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["emulators"]))' <<<"$OUT")" "$expect"
+
+    bf --uninstall all
+    t_is "uninstall all: exit 0, registry empty, empty status" "$RC|$(listing)|$OUT" \
+        "0|register status|$EMPTY_STATUS"
+    t_is "uninstall all: one OK line per removed entry" "$(grep -c ' OK$' <<<"$ERR")" \
+        "$(wc -w <<<"$expect")"
+
+    # --- 43: without F the chroot needs QEMU inside: proves F did the work above ---
+    bf --flags P --install arm64
+    rc=0
+    out=$(chroot "$WORK/root" /script.sh 2>&1) || rc=$?
+    t_isnt "with flags P only the arm64 chroot script does not run (exit $rc)" "$out|$rc" "chroot aarch64 42|0"
+}
+
+in_private_binfmt checks
+rc=$?
+((rc != 125)) || t_fail "private binfmt_misc instance"
+
+# --- 44: host untouched ---------------------------------------------------------------
+t_is "host $HOST_BM state identical before and after" "$(host_listing)" "$host_before"
