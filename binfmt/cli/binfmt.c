@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "binfmtfs.h"
+#include "detect.h"
 #include "interp.h"
 #include "plan.h"
 #include "status.h"
@@ -39,6 +40,7 @@ enum {
 	OPT_FLAGS,
 	OPT_CREDENTIAL,
 	OPT_EXPORT,
+	OPT_INSPECT,
 };
 
 struct options {
@@ -48,7 +50,7 @@ struct options {
 	const char *qemu_path;
 	const char *flags;
 	const char *export_dir;
-	bool credential, force, dry_run, verbose;
+	bool credential, force, dry_run, verbose, inspect, version;
 };
 
 static const char *prog = "binfmt";
@@ -59,7 +61,8 @@ static void usage(void)
 	       " %s [options]\n"
 	       "\n"
 	       "Register QEMU user-mode emulators in binfmt_misc so foreign-architecture Linux\n"
-	       "binaries run on this host. Without an action, print the status JSON.\n"
+	       "binaries run on this host. Without an action, print the status JSON; its\n"
+	       "\"supported\" list comes from running a tiny probe program per platform.\n"
 	       "\n"
 	       "Options:\n"
 	       " -i, --install LIST|all     register emulators (LIST: comma-separated names such as\n"
@@ -81,6 +84,8 @@ static void usage(void)
 	       " -n, --dry-run              print the register strings, change nothing\n"
 	       "     --export DIR           write binfmt.d(5) files for --install LIST into DIR\n"
 	       "                            instead of registering (systemd-binfmt applies them at boot)\n"
+	       "     --inspect              print a JSON report per platform: supported or not, the\n"
+	       "                            entry and emulator serving it, its QEMU version, and why not\n"
 	       " -v, --verbose              say what was mounted and which emulators were chosen\n"
 	       " -h, --help                 display this help\n"
 	       " -V, --version              display version\n"
@@ -164,6 +169,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "flags", required_argument, NULL, OPT_FLAGS },
 		{ "credential", no_argument, NULL, OPT_CREDENTIAL },
 		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "inspect", no_argument, NULL, OPT_INSPECT },
 		{ "force", no_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -186,13 +192,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_FLAGS: o->flags = optarg; break;
 		case OPT_CREDENTIAL: o->credential = true; break;
 		case OPT_EXPORT: o->export_dir = optarg; break;
+		case OPT_INSPECT: o->inspect = true; break;
 		case 'f': o->force = true; break;
 		case 'n': o->dry_run = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(); exit(EXIT_OK);
 		case 'V':
-			printf("binfmt from binfmt-installer %s\n", BINFMT_VERSION);
-			exit(EXIT_OK);
+			o->version = true;
+			break;
 		default:
 			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
 			return EXIT_USAGE;
@@ -200,6 +207,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->inspect && (o->install || o->uninstall))
+		return usage_error("%s", "--inspect reports only: run it without --install/--uninstall");
 	if (o->export_dir && !o->install)
 		return usage_error("%s", "--export needs --install LIST|all to know what to export");
 	if (o->export_dir && (o->uninstall || o->dry_run))
@@ -245,10 +254,12 @@ static int check_qemu_dirs(const struct interp_search *s, const char *given)
 	return -1;
 }
 
-static int print_status(struct binfmtfs *fs, const struct target *host, const char *prefix)
+/* Registry entries plus probe results: what "supported" and --inspect need. */
+static int print_status(struct binfmtfs *fs, const struct target *host, const char *prefix, bool inspect)
 {
 	_cleanup_free_ struct binfmt_entry *entries = NULL;
 	_cleanup_free_ char *text = NULL;
+	struct detect_result rs[32];
 	struct bi_error err = { 0 };
 	size_t n = 0;
 	json_t *j;
@@ -257,7 +268,15 @@ static int print_status(struct binfmtfs *fs, const struct target *host, const ch
 		warnx_line("%s", err.msg);
 		return EXIT_ENV;
 	}
-	j = status_json(host, entries, n, prefix);
+	if (probes_count() <= ARRAY_SIZE(rs) && detect_run(rs, NULL, &err) == 0) {
+		j = inspect ? status_inspect_json(rs, probes_count(), entries, n)
+			    : status_json_detected(rs, probes_count(), entries, n, prefix);
+	} else {
+		/* No way to run probes: fall back to what the registry says. */
+		warnx_line("cannot run platform probes (%s): \"supported\" is read from the registrations",
+			   err.msg[0] ? err.msg : "too many probes");
+		j = status_json(host, entries, n, prefix);
+	}
 	text = j ? status_dump(j) : NULL;
 	json_decref(j);
 	if (!text) {
@@ -291,6 +310,15 @@ static void print_item(const struct plan_item *it, bool dry_run, bool failed_run
 		break;
 	case PLAN_KEEP:
 		fprintf(stderr, "%s: %s OK (already registered)\n", verb, it->label);
+		break;
+	case PLAN_ENABLE:
+		if (it->result < 0)
+			fprintf(stderr, "%s: %s FAILED: %s\n", verb, it->label, it->reason);
+		else if (failed_run)
+			fprintf(stderr, "%s: %s not done (rolled back)\n", verb, it->label);
+		else
+			fprintf(stderr, "%s: %s %s\n", verb, it->label,
+				dry_run ? "would be re-enabled" : "OK (re-enabled: it was disabled)");
 		break;
 	case PLAN_ABSENT:
 		fprintf(stderr, "%s: %s OK (not installed)\n", verb, it->label);
@@ -392,8 +420,13 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	size_t n = 0;
 	int r, rc;
 
-	/* Names and emulators first: bad input fails before anything is touched. */
-	r = plan_build(rq, NULL, 0, &p, &err);
+	/* Names and emulators first: bad input fails before anything is touched.
+	 * Ownership waits for the privilege check: to an unprivileged user in a
+	 * user namespace, root's files look owned by nobody. */
+	struct plan_request check = *rq;
+	check.validate_only = true;
+	check.policy.require_root_owner = false;
+	r = plan_build(&check, NULL, 0, &p, &err);
 	if (r < 0)
 		return plan_error_exit(r, &err);
 	plan_free(&p);
@@ -424,12 +457,14 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	if (o->dry_run) {
 		print_dry_run(&p);
 		print_plan(&p, true, false, o->verbose);
-		rc = EXIT_OK;
+		rc = plan_has_conflicts(&p) ? EXIT_PARTIAL : EXIT_OK;
 	} else {
 		r = plan_apply(&p, &fs, &err);
 		print_plan(&p, false, r < 0, o->verbose);
 		rc = r < 0 ? EXIT_FAILED : plan_has_conflicts(&p) ? EXIT_PARTIAL : EXIT_OK;
-		if (print_status(&fs, host, rq->prefix) != EXIT_OK && rc == EXIT_OK)
+		if (p.rollback_error[0])
+			warnx_line("rollback incomplete: %s", p.rollback_error);
+		if (print_status(&fs, host, rq->prefix, false) != EXIT_OK && rc == EXIT_OK)
 			rc = EXIT_ENV;
 	}
 	plan_free(&p);
@@ -456,9 +491,52 @@ static int run_status(const struct options *o, const struct target *host, const 
 	}
 	if (fs.dirfd < 0 && o->verbose)
 		warnx_line("binfmt_misc is not mounted at %s", fs.path);
-	rc = print_status(&fs, host, prefix);
+	if (o->verbose && fs.note[0])
+		warnx_line("%s", fs.note);
+	rc = print_status(&fs, host, prefix, o->inspect);
 	bfs_close_unmount(&fs);
 	return rc;
+}
+
+/* The QEMU a run would install: the first emulator the search finds. */
+static int print_version(const struct interp_search *s, const struct target *host)
+{
+	static const char *const cpus[] = { "aarch64", "x86_64", "riscv64", "s390x" };
+	char path[PATH_MAX], version[64];
+
+	printf("binfmt from binfmt-installer %s\n", BINFMT_VERSION);
+	for (size_t i = 0; i < ARRAY_SIZE(cpus); i++) {
+		if ((host && !strcmp(host->cpu, cpus[i])) || interp_find(s, cpus[i], path, sizeof(path)) < 0)
+			continue;
+		if (interp_qemu_version(path, version, sizeof(version)) < 0)
+			snprintf(version, sizeof(version), "unknown");
+		*strrchr(path, '/') = '\0';
+		printf("QEMU %s (emulators in %s)\n", version, path);
+		return EXIT_OK;
+	}
+	printf("QEMU: no emulators found in %s%s\n", s->dirs[0], s->ndirs > 1 ? " or the other search directories" : "");
+	return EXIT_OK;
+}
+
+/* Which targets already run here, from the probes; false when unknown. */
+static bool probe_runs(bool *runs, size_t n)
+{
+	struct detect_result rs[32];
+
+	if (probes_count() > ARRAY_SIZE(rs) || detect_run(rs, NULL, NULL) < 0)
+		return false;
+	memset(runs, 0, n * sizeof(*runs));
+	for (size_t i = 0; i < probes_count(); i++) {
+		const struct target *t = target_by_cpu(rs[i].probe->cpu);
+		if (!detect_passed(&rs[i]) || !t)
+			continue;
+		for (size_t k = 0; k < n && k < targets_count(); k++)
+			/* The kernel's IA32 loader takes EM_486 like EM_386: one probe
+			 * answers for both. */
+			if (target_at(k) == t || (!strcmp(t->cpu, "i386") && !strcmp(target_at(k)->cpu, "i486")))
+				runs[k] = true;
+	}
+	return true;
 }
 
 static int run(struct options *o)
@@ -485,6 +563,8 @@ static int run(struct options *o)
 	uname(&u);
 	host = target_for_machine(u.machine);
 
+	if (o->version)
+		return print_version(&search, host);
 	if (!o->install && !o->uninstall)
 		return run_status(o, host, prefix);
 	rq = (struct plan_request){
@@ -496,6 +576,9 @@ static int run(struct options *o)
 	};
 	if (o->export_dir)
 		return run_export(o, &rq);
+	bool runs[64];
+	if (o->install && targets_count() <= ARRAY_SIZE(runs) && probe_runs(runs, ARRAY_SIZE(runs)))
+		rq.runs = runs;
 	return run_changes(o, &rq, host);
 }
 

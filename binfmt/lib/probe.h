@@ -27,7 +27,8 @@ const struct probe *probe_at(size_t i);
 const struct probe *probe_for_platform(const char *platform);
 
 /*
- * Write the probe's ELF image into buf. Returns its length, or -ENOSPC.
+ * Write the probe's ELF image into buf. Returns its length, -ENOSPC when
+ * buf is too small, or -EINVAL for a NULL or unknown probe.
  * The amd64 probe reads CPUID and exits with 64 + the x86-64
  * micro-architecture level it finds (65 = v1, 66 = v2, 67 = v3, 68 = v4);
  * every other probe exits 0.

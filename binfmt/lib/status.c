@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "interp.h"
 #include "platform.h"
 #include "status.h"
 #include "util.h"
@@ -44,6 +45,13 @@ static bool contains(json_t *arr, const char *s)
 	return false;
 }
 
+static void add_emulators(json_t *emulators, const struct binfmt_entry *entries, size_t n, const char *prefix)
+{
+	for (size_t i = 0; i < n; i++)
+		if (entries[i].enabled && plan_is_qemu_entry(&entries[i], prefix))
+			json_array_append_new(emulators, json_string(entries[i].name));
+}
+
 json_t *status_json(const struct target *host, const struct binfmt_entry *entries, size_t n,
 		    const char *prefix)
 {
@@ -66,17 +74,122 @@ json_t *status_json(const struct target *host, const struct binfmt_entry *entrie
 		if ((host && target_same_family(host, t)) || served_by_entry(t, entries, n))
 			json_array_append_new(supported, json_string(platform_order[i]));
 	}
-	for (size_t i = 0; i < n; i++)
-		if (entries[i].enabled && plan_is_qemu_entry(&entries[i], prefix))
-			json_array_append_new(emulators, json_string(entries[i].name));
+	add_emulators(emulators, entries, n, prefix);
 	json_object_set_new(root, "supported", supported);
 	json_object_set_new(root, "emulators", emulators);
 	return root;
 }
 
+static void add_levels(json_t *arr, int level)
+{
+	char buf[32];
+
+	/* v1 is the baseline, spelled "linux/amd64" (containerd drops it). */
+	for (int l = 2; l <= level; l++) {
+		snprintf(buf, sizeof(buf), "linux/amd64/v%d", l);
+		if (!contains(arr, buf))
+			json_array_append_new(arr, json_string(buf));
+	}
+}
+
+static void add_passed(json_t *supported, const struct detect_result *r)
+{
+	const char *p = r->probe->platform;
+	bool seen = contains(supported, p);
+
+	/* The host's platform is already first; its amd64 levels still follow it. */
+	if (!seen)
+		json_array_append_new(supported, json_string(p));
+	if (!strcmp(p, "linux/amd64"))
+		add_levels(supported, r->amd64_level);
+	if (seen)
+		return;
+	/* A 32-bit arm CPU (or emulator) that runs v7 code runs v6 code too. */
+	if (!strcmp(p, "linux/arm/v7"))
+		json_array_append_new(supported, json_string("linux/arm/v6"));
+}
+
+json_t *status_json_detected(const struct detect_result *rs, size_t nrs, const struct binfmt_entry *entries,
+			     size_t n, const char *prefix)
+{
+	json_t *root = json_object(), *supported = json_array(), *emulators = json_array();
+	struct platform hp;
+	char buf[128];
+
+	if (!root || !supported || !emulators) {
+		json_decref(root);
+		json_decref(supported);
+		json_decref(emulators);
+		return NULL;
+	}
+	if (platform_host(&hp) == 0 && platform_format(&hp, buf, sizeof(buf)) == 0)
+		json_array_append_new(supported, json_string(buf));
+	for (size_t i = 0; i < nrs; i++)
+		if (rs[i].status == DETECT_NATIVE)
+			add_passed(supported, &rs[i]);
+	for (size_t i = 0; i < nrs; i++)
+		if (rs[i].status == DETECT_OK)
+			add_passed(supported, &rs[i]);
+	add_emulators(emulators, entries, n, prefix);
+	json_object_set_new(root, "supported", supported);
+	json_object_set_new(root, "emulators", emulators);
+	return root;
+}
+
+static const struct binfmt_entry *entry_serving(const struct probe *p, const struct binfmt_entry *es, size_t n)
+{
+	const struct target *t = target_by_cpu(p->cpu);
+
+	for (size_t i = 0; i < n; i++)
+		if (es[i].enabled && plan_target_of_entry(&es[i]) == t)
+			return &es[i];
+	return NULL;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *inspect_one(const struct detect_result *r, const struct binfmt_entry *es, size_t n)
+{
+	const struct binfmt_entry *e = r->status == DETECT_NATIVE ? NULL : entry_serving(r->probe, es, n);
+	json_t *o = json_object();
+	char reason[1024], version[64] = "", level[16] = "";
+
+	detect_explain(r, es, n, reason, sizeof(reason));
+	if (e && interp_qemu_version(e->interpreter, version, sizeof(version)) < 0)
+		version[0] = '\0';
+	if (r->amd64_level > 0)
+		snprintf(level, sizeof(level), "v%d", r->amd64_level);
+	json_object_set_new(o, "platform", json_string(r->probe->platform));
+	json_object_set_new(o, "supported", json_boolean(detect_passed(r)));
+	json_object_set_new(o, "status", json_string(detect_status_name(r->status)));
+	json_object_set_new(o, "entry", str_or_null(e ? e->name : NULL));
+	json_object_set_new(o, "interpreter", str_or_null(e ? e->interpreter : NULL));
+	json_object_set_new(o, "flags", e ? json_string(e->flags) : json_null());
+	json_object_set_new(o, "qemu_version", str_or_null(version));
+	if (level[0])
+		json_object_set_new(o, "amd64_level", json_string(level));
+	json_object_set_new(o, "reason", str_or_null(reason));
+	json_object_set_new(o, "ms", json_real((double)(long)(r->ms * 10 + 0.5) / 10));
+	return o;
+}
+
+json_t *status_inspect_json(const struct detect_result *rs, size_t nrs, const struct binfmt_entry *entries,
+			    size_t n)
+{
+	json_t *root = json_object(), *arr = json_array();
+
+	for (size_t i = 0; root && arr && i < nrs; i++)
+		json_array_append_new(arr, inspect_one(&rs[i], entries, n));
+	json_object_set_new(root, "platforms", arr);
+	return root;
+}
+
 char *status_dump(json_t *status)
 {
-	char *s = json_dumps(status, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *s = json_dumps(status, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	char *out;
 
 	if (!s)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "detect.h"
 #include "entry.h"
 #include "error.h"
 #include "plan.h"
@@ -24,6 +25,22 @@
  */
 json_t *status_json(const struct target *host, const struct binfmt_entry *entries, size_t n,
 		    const char *prefix);
+
+/*
+ * The same JSON from probe results (detect_run): supported = the host's
+ * platform (with its amd64 levels), then every probe that passed, in probe
+ * order; a passing amd64 probe adds its levels, a passing arm probe adds
+ * linux/arm/v7 and linux/arm/v6.
+ */
+json_t *status_json_detected(const struct detect_result *rs, size_t nrs, const struct binfmt_entry *entries,
+			     size_t n, const char *prefix);
+
+/*
+ * binfmt --inspect: {"platforms": [{platform, supported, status, entry,
+ * interpreter, flags, qemu_version, reason, ms}...]} per probe.
+ */
+json_t *status_inspect_json(const struct detect_result *rs, size_t nrs, const struct binfmt_entry *entries,
+			    size_t n);
 
 /* The JSON as printed: 2-space indent, keys in order, trailing newline. Caller frees. */
 char *status_dump(json_t *status);
