@@ -1,6 +1,7 @@
 # binfmt-installer — see README.md.
 #   make            build build/bin/binfmt (and emu-run once it exists)
-#   make run        deps, build, register every emulator on this host, print the status
+#   make run        deps, build, stage pinned QEMU, register every emulator here, print the status
+#   make qemu       stage the pinned static QEMU emulators into build/qemu (see qemu-static/)
 #   make check      build and run every test (installs missing test deps first)
 #   make deps       install Debian 12 build and test dependencies (idempotent)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -86,19 +87,27 @@ deps:
 fixtures:
 	tests/fixtures/fetch.sh
 
-unit: $(UNIT_BIN)
+# A minimal autofs daemon the integration tests use to test automount handling.
+AUTOFSD := $(BUILD)/tests/autofsd
+$(AUTOFSD): tests/helpers/autofsd.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -o $@ $<
+
+unit: $(UNIT_BIN) $(AUTOFSD)
 
 # The test command: dependencies, build, fixtures, then every test through prove(1).
 check:
 	tests/deps.sh
 	$(MAKE) all unit
+	$(MAKE) qemu
 	tests/fixtures/fetch.sh
 	BUILD=$(BUILD) tests/run
 
 # The main job: dependencies, build, register every emulator on this host, show the result.
 run:
 	tests/deps.sh
-	$(MAKE) all
+	$(MAKE) all qemu
 	$(BUILD)/bin/binfmt --install all
 
 install: all
@@ -110,3 +119,26 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD)
+
+# --- QEMU user-mode emulators (qemu-static/) ------------------------------------------
+#   make qemu                  stage the pinned static emulators for this machine in build/qemu
+#   make qemu HOST_ARCH=arm64  ... for an arm64 host, in build/qemu-arm64
+#   make qemu-pin              refresh qemu-static/manifest to the current Debian package
+QEMU_BUILD_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
+QEMU_HOST_ARCH  = $(or $(HOST_ARCH),$(QEMU_BUILD_ARCH))
+QEMU_OUT        = $(if $(filter $(QEMU_BUILD_ARCH),$(QEMU_HOST_ARCH)),$(BUILD)/qemu,$(BUILD)/qemu-$(QEMU_HOST_ARCH))
+QEMU_ELFCHECK   = $(BUILD)/bin/elfcheck
+QEMU_ELF_LIBS   = $(shell $(PKG_CONFIG) --libs libelf 2>/dev/null || echo -lelf)
+
+.PHONY: qemu qemu-pin
+
+$(QEMU_ELFCHECK): qemu-static/elfcheck.c
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QEMU_ELF_LIBS)
+
+qemu: $(QEMU_ELFCHECK)
+	ELFCHECK=$(QEMU_ELFCHECK) qemu-static/stage.sh --host-arch $(QEMU_HOST_ARCH) --out $(QEMU_OUT)
+
+qemu-pin: $(QEMU_ELFCHECK)
+	ELFCHECK=$(QEMU_ELFCHECK) qemu-static/pin.sh

@@ -556,6 +556,8 @@ static int run(struct options *o)
 	if (*prefix && !entry_name_valid(prefix))
 		return usage_error("QEMU_BINARY_PREFIX '%s' cannot be part of an entry name", prefix);
 	qpath = o->qemu_path ? o->qemu_path : getenv("QEMU_BINARY_PATH");
+	if (qpath && !*qpath)
+		qpath = NULL; /* set but empty: the default search, as tonistiigi/binfmt does */
 	if (interp_search_init(&search, qpath, prefix) < 0)
 		return usage_error("invalid emulator path '%s'", qpath ? qpath : "");
 	if ((rc = check_qemu_dirs(&search, qpath)) >= 0)

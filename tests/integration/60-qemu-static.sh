@@ -1,0 +1,183 @@
+#!/bin/bash
+# The staged static QEMU emulators (`make qemu`: qemu-static/stage.sh into build/qemu):
+# every binary is the one qemu-static/manifest pins, static and for this machine
+# (elfcheck), and runs a real arm64 busybox; elfcheck rejects dynamic, wrong-machine
+# and non-ELF files; stage.sh refuses a corrupted cached .deb (staging nothing) and
+# stages from its cache with no network at all. Skipped when build/qemu is not staged.
+# shellcheck disable=SC2016 # the busybox shell expands $((...)), on purpose
+set -uo pipefail
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+QDIR=${QEMU_STATIC_DIR:-$ROOT/build/qemu}
+MANIFEST=$ROOT/qemu-static/manifest
+STAGE=$ROOT/qemu-static/stage.sh
+CACHE=${QEMU_STATIC_CACHE:-/var/cache/binfmt-installer/qemu}
+DEAD_MIRROR=http://127.0.0.1:9/debian # nothing listens there: any download fails
+
+[[ -f $QDIR/VERSION && -x $QDIR/qemu-aarch64 ]] || skip_all "$QDIR is not staged (run make qemu)"
+[[ -r $MANIFEST ]] || skip_all "no $MANIFEST"
+plan 32
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-60-qemu.XXXXXX")
+on_exit rm -rf "$WORK"
+
+ARCH=$(sed -n 's/^arch=//p' "$QDIR/VERSION")
+BUILD_ARCH=$(dpkg --print-architecture)
+case $ARCH in
+amd64) MACHINE=x86_64 ;;
+arm64) MACHINE=aarch64 ;;
+*) bail_out "$QDIR/VERSION names an unknown arch '$ARCH'" ;;
+esac
+
+# elfcheck as `make qemu` built it, else a private build.
+ELFCHECK=$ROOT/build/bin/elfcheck
+if [[ ! -x $ELFCHECK ]]; then
+    ELFCHECK=$WORK/elfcheck
+    cc -std=gnu11 -Wall -Wextra -Werror -O2 -o "$ELFCHECK" "$ROOT/qemu-static/elfcheck.c" -lelf ||
+        bail_out "cannot build elfcheck"
+fi
+export ELFCHECK
+
+# The manifest's view of ARCH, read independently of qemu-static/lib.sh.
+read -r PKG_VERSION QEMU_VERSION DEB_SHA < <(awk -v a="$ARCH" '$1 == "deb" && $2 == a {print $3, $4, $5}' "$MANIFEST")
+PACKAGE=$(awk '$1 == "package" {print $2; exit}' "$MANIFEST")
+declare -A PIN=()
+while read -r cpu sha; do PIN[$cpu]=$sha; done < <(awk -v a="$ARCH" '$1 == "bin" && $2 == a {print $3, $4}' "$MANIFEST")
+CPUS=$(printf '%s\n' "${!PIN[@]}" | LC_ALL=C sort)
+DEB=$CACHE/${PACKAGE}_${PKG_VERSION//:/%3a}_$ARCH.deb
+
+# check_dir DIR -> prints one line per binary that differs from the manifest
+check_dir() {
+    local dir=$1 cpu sha path
+    declare -A got=()
+    while read -r sha path; do got[${path##*/qemu-}]=$sha; done < <(
+        for cpu in $CPUS; do printf '%s\0' "$dir/qemu-$cpu"; done | xargs -0 -n 4 -P 2 sha256sum 2>/dev/null)
+    for cpu in $CPUS; do
+        [[ ${got[$cpu]:-missing} == "${PIN[$cpu]}" ]] || echo "qemu-$cpu: ${got[$cpu]:-missing} != ${PIN[$cpu]}"
+    done
+}
+
+# --- the staged directory ------------------------------------------------------------
+t_is "VERSION names the pinned package version" "$(sed -n 's/^package_version=//p' "$QDIR/VERSION")" "$PKG_VERSION"
+t_is "VERSION names the QEMU version" "$(sed -n 's/^qemu_version=//p' "$QDIR/VERSION")" "$QEMU_VERSION"
+t_like "the manifest pins all linux-user targets (>= 30 for $ARCH)" "$(wc -w <<<"$CPUS")" '^(3[0-9]|[4-9][0-9])$'
+staged=$(find "$QDIR" -maxdepth 1 -name 'qemu-*' -printf '%f\n' | sed 's/^qemu-//' | LC_ALL=C sort)
+t_is "exactly the manifest's emulators are staged" "$staged" "$CPUS"
+bad=$(check_dir "$QDIR")
+t_is "every staged binary has the manifest's SHA-256" "$bad" ""
+bad=$(for c in $CPUS; do
+    f=$QDIR/qemu-$c
+    [[ -f $f && ! -L $f && $(stat -c %a "$f") == 755 ]] || echo "qemu-$c: $(stat -c '%F %a' "$f" 2>&1)"
+done)
+t_is "every staged binary is a regular file, mode 0755" "$bad" ""
+if ((EUID == 0)); then
+    t_is "staged as root: every binary is owned by root (binfmt requires it)" \
+        "$(stat -c %u "$QDIR"/qemu-* | sort -u)" 0
+else
+    skip "not root: ownership is the invoking user's"
+fi
+files=()
+for c in $CPUS; do files+=("$QDIR/qemu-$c"); done
+t_ok "elfcheck --machine $MACHINE passes every staged binary" "$ELFCHECK" --machine "$MACHINE" "${files[@]}"
+
+if [[ $ARCH == "$BUILD_ARCH" ]]; then
+    out=$("$QDIR/qemu-aarch64" -version 2>&1)
+    t_like "qemu-aarch64 -version reports QEMU 10.0" "$out" "^qemu-aarch64 version 10\.0\.[0-9]+ "
+    if BB=$(busybox_path arm64 2>/dev/null); then
+        t_is "a real arm64 busybox runs under qemu-aarch64: uname -m" \
+            "$("$QDIR/qemu-aarch64" "$BB" uname -m 2>&1)" aarch64
+        t_is "... and its shell computes" "$("$QDIR/qemu-aarch64" "$BB" sh -c 'echo $((6 * 7))' 2>&1)" 42
+    else
+        skip "arm64 busybox fixture missing (tests/fixtures/fetch.sh)" 2
+    fi
+else
+    skip "$QDIR holds $ARCH emulators, this is $BUILD_ARCH" 3
+fi
+
+# --- elfcheck rejects what is not a static executable for the machine ------------------
+LS=$(readlink -f /bin/ls)
+out=$("$ELFCHECK" --machine "$MACHINE" "$LS")
+rc=$?
+t_is "elfcheck rejects a dynamic binary ($LS): exit 1" "$rc" 1
+t_like "... naming PT_INTERP" "$out" "^$LS: dynamically linked: PT_INTERP /"
+
+# A static binary for another machine: the arm64 busybox (riscv64 on an arm64 host).
+wrong=""
+for a in arm64 riscv64 s390x; do
+    [[ $(case $a in arm64) echo aarch64 ;; *) echo "$a" ;; esac) == "$MACHINE" ]] && continue
+    wrong=$(busybox_path "$a" 2>/dev/null) && break
+done
+if [[ -n $wrong ]]; then
+    out=$("$ELFCHECK" --machine "$MACHINE" "$wrong")
+    rc=$?
+    t_is "elfcheck rejects a static binary for another machine: exit 1" "$rc" 1
+    t_like "... naming the machines" "$out" "^$wrong: wrong machine: .*expected $MACHINE"
+else
+    skip "no foreign busybox fixture (tests/fixtures/fetch.sh)" 2
+fi
+
+printf '#!/bin/sh\necho not ELF\n' >"$WORK/script.sh"
+chmod +x "$WORK/script.sh"
+out=$("$ELFCHECK" --machine "$MACHINE" "$WORK/script.sh")
+rc=$?
+t_is "elfcheck rejects a non-ELF file: exit 1" "$rc" 1
+t_like "... saying so" "$out" "^$WORK/script.sh: not an ELF file$"
+
+out=$("$ELFCHECK" --machine "$MACHINE" "$QDIR/qemu-arm" "$LS" "$WORK/script.sh" "$WORK/missing")
+rc=$?
+t_is "elfcheck with good and bad files: exit 1, one line per bad file, in order" \
+    "$rc $(cut -d: -f1 <<<"$out" | tr '\n' ' ')" "1 $LS $WORK/script.sh $WORK/missing "
+"$ELFCHECK" --machine sparc "$LS" >/dev/null 2>&1
+t_is "elfcheck: an unknown machine is a usage error (exit 2)" "$?" 2
+
+# --- stage.sh: corrupted cache, warm staging without network ---------------------------
+if [[ ! -f $DEB ]]; then
+    skip "the pinned .deb is not cached at $DEB (run make qemu)" 13
+    exit 0
+fi
+
+mkdir -p "$WORK/bad-cache"
+cp "$DEB" "$WORK/bad-cache/"
+bad_deb=$WORK/bad-cache/${DEB##*/}
+size=$(stat -c %s "$bad_deb")
+# Flip one byte in the middle of the data member.
+byte=$(od -An -tu1 -j $((size / 2)) -N1 "$bad_deb" | tr -d ' ')
+printf '%b' "\\0$(printf '%03o' $((byte ^ 0xff)))" | dd of="$bad_deb" bs=1 seek=$((size / 2)) conv=notrunc status=none
+out=$(QEMU_STATIC_MIRROR=$DEAD_MIRROR "$STAGE" --host-arch "$ARCH" --cache "$WORK/bad-cache" --out "$WORK/fresh" 2>&1)
+rc=$?
+t_isnt "stage.sh with a corrupted cached .deb fails" "$rc" 0
+t_like "... with a clear message (SHA-256 mismatch, nothing staged)" "$out" \
+    "cached .*_$ARCH\.deb has SHA-256 [0-9a-f]{64} but .*manifest pins $DEB_SHA.*nothing staged"
+t_ok "... and stages nothing into the fresh --out dir" test ! -e "$WORK/fresh"
+t_is "... and leaves no scratch directory next to it" "$(find "$WORK" -maxdepth 1 -name '*stage*' | wc -l)" 0
+
+# Warm: a cache holding the pinned .deb, a mirror that does not answer, and (as root)
+# no network at all.
+mkdir -p "$WORK/cache"
+cp "$DEB" "$WORK/cache/"
+NONET=()
+if ((EUID == 0)) && unshare --net true 2>/dev/null; then NONET=(unshare --net); fi
+warm() { QEMU_STATIC_MIRROR=$DEAD_MIRROR "${NONET[@]}" "$STAGE" --host-arch "$ARCH" --cache "$WORK/cache" --out "$WORK/warm" 2>&1; }
+out=$(warm)
+rc=$?
+t_is "a warm stage.sh needs no network${NONET:+ (unshare --net)} and succeeds" "$rc" 0 || diag "$out"
+t_like "... saying what it staged" "$out" "staged $(wc -w <<<"$CPUS") emulators, QEMU $QEMU_VERSION"
+t_is "... binaries matching the manifest" "$(check_dir "$WORK/warm")" ""
+t_ok "... and the same VERSION as $QDIR" cmp "$WORK/warm/VERSION" "$QDIR/VERSION"
+before=$(stat -c '%n %i %.9Y %.9Z' "$WORK/warm"/*)
+out=$(warm)
+rc=$?
+t_like "a re-run finds it up to date" "$rc $out" "^0 .*up to date"
+t_is "... and changes nothing" "$(stat -c '%n %i %.9Y %.9Z' "$WORK/warm"/*)" "$before"
+
+# A staged binary changed after staging (same size) is noticed and replaced.
+printf 'X' | dd of="$WORK/warm/qemu-arm" bs=1 seek=4096 conv=notrunc status=none
+out=$(warm)
+rc=$?
+t_like "a tampered staged binary is restaged from the cache" "$rc $out" "^0 .*staged "
+t_is "... and matches the manifest again" "$(check_dir "$WORK/warm")" ""
+
+out=$("$STAGE" --host-arch sparc --out "$WORK/never" 2>&1)
+rc=$?
+t_is "stage.sh --host-arch sparc: refused, nothing staged" "$rc $(test -e "$WORK/never" && echo staged)" "1 "
