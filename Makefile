@@ -94,7 +94,14 @@ $(AUTOFSD): tests/helpers/autofsd.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -o $@ $<
 
-unit: $(UNIT_BIN) $(AUTOFSD)
+# Static emulators that crash, hang or exit 3, for the detection tests.
+FAKE_EMUS := $(BUILD)/tests/fake-emu-crash $(BUILD)/tests/fake-emu-hang $(BUILD)/tests/fake-emu-exit3
+$(BUILD)/tests/fake-emu-%: tests/helpers/fake-emulator.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -static $(if $(filter crash,$*),-DCRASH,$(if $(filter hang,$*),-DHANG,-DEXIT=3)) -o $@ $<
+
+unit: $(UNIT_BIN) $(AUTOFSD) $(FAKE_EMUS)
 
 # The test command: dependencies, build, fixtures, then every test through prove(1).
 check:

@@ -12,6 +12,7 @@ PKGS=(
     util-linux      # unshare(1), mount(8)
     valgrind clang libclang-rt-14-dev
     file ca-certificates debian-archive-keyring dpkg-dev
+    python3         # reading JSON in the integration tests
 )
 
 missing=()

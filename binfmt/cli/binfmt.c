@@ -94,6 +94,7 @@ static void usage(void)
 	       " QEMU_BINARY_PATH     emulator directory (as --qemu-path)\n"
 	       " QEMU_BINARY_PREFIX   prefix for emulator file and entry names (e.g. buildkit-)\n"
 	       " QEMU_PRESERVE_ARGV0  empty, 0, false or no: register without P; anything else: with P\n"
+	       " BINFMT_PROBE_TIMEOUT_MS  how long one platform probe may run (default 3000)\n"
 	       "\n"
 	       "Exit status: 0 done; 1 a registration failed and this run was rolled back;\n"
 	       "2 usage error; 3 environment or permission problem; 4 some items conflicted\n"
@@ -254,6 +255,16 @@ static int check_qemu_dirs(const struct interp_search *s, const char *given)
 	return -1;
 }
 
+/* BINFMT_PROBE_TIMEOUT_MS: how long one probe may take (default 3000). */
+static const struct detect_options *probe_options(void)
+{
+	static struct detect_options o;
+	const char *v = getenv("BINFMT_PROBE_TIMEOUT_MS");
+
+	o.timeout_ms = v ? (unsigned)strtoul(v, NULL, 10) : 0;
+	return &o;
+}
+
 /* Registry entries plus probe results: what "supported" and --inspect need. */
 static int print_status(struct binfmtfs *fs, const struct target *host, const char *prefix, bool inspect)
 {
@@ -268,7 +279,7 @@ static int print_status(struct binfmtfs *fs, const struct target *host, const ch
 		warnx_line("%s", err.msg);
 		return EXIT_ENV;
 	}
-	if (probes_count() <= ARRAY_SIZE(rs) && detect_run(rs, NULL, &err) == 0) {
+	if (probes_count() <= ARRAY_SIZE(rs) && detect_run(rs, probe_options(), &err) == 0) {
 		j = inspect ? status_inspect_json(rs, probes_count(), entries, n)
 			    : status_json_detected(rs, probes_count(), entries, n, prefix);
 	} else {
@@ -523,7 +534,7 @@ static bool probe_runs(bool *runs, size_t n)
 {
 	struct detect_result rs[32];
 
-	if (probes_count() > ARRAY_SIZE(rs) || detect_run(rs, NULL, NULL) < 0)
+	if (probes_count() > ARRAY_SIZE(rs) || detect_run(rs, probe_options(), NULL) < 0)
 		return false;
 	memset(runs, 0, n * sizeof(*runs));
 	for (size_t i = 0; i < probes_count(); i++) {

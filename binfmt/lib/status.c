@@ -158,7 +158,8 @@ static json_t *inspect_one(const struct detect_result *r, const struct binfmt_en
 	char reason[1024], version[64] = "", level[16] = "";
 
 	detect_explain(r, es, n, reason, sizeof(reason));
-	if (e && interp_qemu_version(e->interpreter, version, sizeof(version)) < 0)
+	/* An emulator that just hung on the probe would hang on -version too. */
+	if (e && r->status != DETECT_TIMEOUT && interp_qemu_version(e->interpreter, version, sizeof(version)) < 0)
 		version[0] = '\0';
 	if (r->amd64_level > 0)
 		snprintf(level, sizeof(level), "v%d", r->amd64_level);
