@@ -103,6 +103,11 @@ $(BUILD)/tests/fake-emu-%: tests/helpers/fake-emulator.c
 
 unit: $(UNIT_BIN) $(AUTOFSD) $(FAKE_EMUS)
 
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
 # The test command: dependencies, build, fixtures, then every test through prove(1).
 check:
 	tests/deps.sh
