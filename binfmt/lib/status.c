@@ -52,21 +52,36 @@ static void add_emulators(json_t *emulators, const struct binfmt_entry *entries,
 			json_array_append_new(emulators, json_string(entries[i].name));
 }
 
-json_t *status_json(const struct target *host, const struct binfmt_entry *entries, size_t n,
-		    const char *prefix)
+/* {"supported": [host platform], "emulators": [...]}; *supported stays owned
+ * by the object, for the caller to append to (keys keep this order). */
+static json_t *status_new(const struct binfmt_entry *entries, size_t n, const char *prefix, json_t **supported)
 {
-	json_t *root = json_object(), *supported = json_array(), *emulators = json_array();
+	json_t *root = json_object(), *emulators = json_array();
 	struct platform hp;
 	char buf[128];
 
-	if (!root || !supported || !emulators) {
+	*supported = json_array();
+	if (!root || !*supported || !emulators) {
 		json_decref(root);
-		json_decref(supported);
+		json_decref(*supported);
 		json_decref(emulators);
 		return NULL;
 	}
 	if (platform_host(&hp) == 0 && platform_format(&hp, buf, sizeof(buf)) == 0)
-		json_array_append_new(supported, json_string(buf));
+		json_array_append_new(*supported, json_string(buf));
+	add_emulators(emulators, entries, n, prefix);
+	json_object_set_new(root, "supported", *supported);
+	json_object_set_new(root, "emulators", emulators);
+	return root;
+}
+
+json_t *status_json(const struct target *host, const struct binfmt_entry *entries, size_t n,
+		    const char *prefix)
+{
+	json_t *supported, *root = status_new(entries, n, prefix, &supported);
+
+	if (!root)
+		return NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(platform_order); i++) {
 		const struct target *t;
 		if (contains(supported, platform_order[i]) || target_resolve(platform_order[i], &t) < 0)
@@ -74,9 +89,6 @@ json_t *status_json(const struct target *host, const struct binfmt_entry *entrie
 		if ((host && target_same_family(host, t)) || served_by_entry(t, entries, n))
 			json_array_append_new(supported, json_string(platform_order[i]));
 	}
-	add_emulators(emulators, entries, n, prefix);
-	json_object_set_new(root, "supported", supported);
-	json_object_set_new(root, "emulators", emulators);
 	return root;
 }
 
@@ -112,27 +124,16 @@ static void add_passed(json_t *supported, const struct detect_result *r)
 json_t *status_json_detected(const struct detect_result *rs, size_t nrs, const struct binfmt_entry *entries,
 			     size_t n, const char *prefix)
 {
-	json_t *root = json_object(), *supported = json_array(), *emulators = json_array();
-	struct platform hp;
-	char buf[128];
+	json_t *supported, *root = status_new(entries, n, prefix, &supported);
 
-	if (!root || !supported || !emulators) {
-		json_decref(root);
-		json_decref(supported);
-		json_decref(emulators);
+	if (!root)
 		return NULL;
-	}
-	if (platform_host(&hp) == 0 && platform_format(&hp, buf, sizeof(buf)) == 0)
-		json_array_append_new(supported, json_string(buf));
 	for (size_t i = 0; i < nrs; i++)
 		if (rs[i].status == DETECT_NATIVE)
 			add_passed(supported, &rs[i]);
 	for (size_t i = 0; i < nrs; i++)
 		if (rs[i].status == DETECT_OK)
 			add_passed(supported, &rs[i]);
-	add_emulators(emulators, entries, n, prefix);
-	json_object_set_new(root, "supported", supported);
-	json_object_set_new(root, "emulators", emulators);
 	return root;
 }
 

@@ -20,17 +20,6 @@ AARCH64_MASK='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\x
 export AARCH64_RULE=":qemu-aarch64:M::$AARCH64_MAGIC:$AARCH64_MASK:$QEMU_AARCH64:F"
 
 # Host registry snapshot: whether it is mounted, its entries, and each file's text.
-HOST_BM=/proc/sys/fs/binfmt_misc
-host_listing() {
-    local f
-    if mountpoint -q "$HOST_BM" 2>/dev/null; then echo "mounted"; else echo "not mounted"; fi
-    [[ -d $HOST_BM ]] || { echo "no $HOST_BM"; return 0; }
-    for f in "$HOST_BM"/* "$HOST_BM"/.[!.]*; do
-        [[ -e $f ]] || continue
-        echo "== ${f##*/}"
-        [[ ${f##*/} == register ]] || cat "$f" 2>&1
-    done
-}
 host_before=$(host_listing)
 note "host $HOST_BM: $(head -n1 <<<"$host_before"), $(grep -c '^== ' <<<"$host_before") files"
 

@@ -36,28 +36,9 @@ export WSL=':WSLInterop:E::wsl::/bin/true:'
 export PY=':python3.11:M::\xa7\x0d\x0d\x0a::/usr/bin/python3.11:'
 
 # --- host registry snapshot ----------------------------------------------------------
-HOST_BM=/proc/sys/fs/binfmt_misc
-host_listing() {
-    local f
-    if mountpoint -q "$HOST_BM" 2>/dev/null; then echo "mounted"; else echo "not mounted"; fi
-    [[ -d $HOST_BM ]] || { echo "no $HOST_BM"; return 0; }
-    for f in "$HOST_BM"/* "$HOST_BM"/.[!.]*; do
-        [[ -e $f ]] || continue
-        echo "== ${f##*/}"
-        [[ ${f##*/} == register ]] || cat "$f" 2>&1
-    done
-}
 host_before=$(host_listing)
 
 # --- helpers (run inside the private instance) -----------------------------------------
-run() { # CMD...: sets OUT, ERR (minus the user-namespace note), RC
-    local ef
-    ef=$(mktemp "${TMPDIR:-/tmp}/binfmt-err.XXXXXX")
-    OUT=$("$@" 2>"$ef")
-    RC=$?
-    ERR=$(grep -v '^binfmt: note: running in a user namespace' "$ef")
-    rm -f "$ef"
-}
 bf() { run "$BINFMT" --mount "$BM" "$@"; }
 listing() { ls "$BM" | paste -sd' ' -; }
 snapshot() {

@@ -43,28 +43,9 @@ LONG=$(printf 'a%.0s' {1..5000})
 export LONG
 
 # --- host registry snapshot ----------------------------------------------------------
-HOST_BM=/proc/sys/fs/binfmt_misc
-host_listing() {
-    local f
-    if mountpoint -q "$HOST_BM" 2>/dev/null; then echo "mounted"; else echo "not mounted"; fi
-    [[ -d $HOST_BM ]] || { echo "no $HOST_BM"; return 0; }
-    for f in "$HOST_BM"/* "$HOST_BM"/.[!.]*; do
-        [[ -e $f ]] || continue
-        echo "== ${f##*/}"
-        [[ ${f##*/} == register ]] || cat "$f" 2>&1
-    done
-}
 host_before=$(host_listing)
 
 # --- helpers (run inside the private instance) -----------------------------------------
-run() { # CMD...: sets OUT, ERR (minus the user-namespace note), RC
-    local ef
-    ef=$(mktemp "${TMPDIR:-/tmp}/binfmt-err.XXXXXX")
-    OUT=$("$@" 2>"$ef")
-    RC=$?
-    ERR=$(grep -v '^binfmt: note: running in a user namespace' "$ef")
-    rm -f "$ef"
-}
 snapshot() {
     local f
     for f in "$BM"/*; do

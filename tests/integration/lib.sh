@@ -288,3 +288,29 @@ AMD64_LEVEL_LINES=""
 for _l in $AMD64_LEVELS; do AMD64_LEVEL_LINES+="    \"$_l\","$'\n'; done
 unset _l
 export AMD64_LEVELS AMD64_LEVEL_LINES
+
+# --- shared helpers for tests of binfmt ----------------------------------------
+# The host's registry, to compare before and after a script: mounted or not, and
+# every entry's text. Tests never change it (private instances do the work).
+HOST_BM=/proc/sys/fs/binfmt_misc
+host_listing() {
+    local f
+    if mountpoint -q "$HOST_BM" 2>/dev/null; then echo "mounted"; else echo "not mounted"; fi
+    [[ -d $HOST_BM ]] || { echo "no $HOST_BM"; return 0; }
+    for f in "$HOST_BM"/* "$HOST_BM"/.[!.]*; do
+        [[ -e $f ]] || continue
+        echo "== ${f##*/}"
+        [[ ${f##*/} == register ]] || cat "$f" 2>&1
+    done
+}
+
+# run CMD...: sets OUT (stdout), ERR (stderr minus binfmt's user-namespace note)
+# and RC, for checking each separately.
+run() {
+    local ef
+    ef=$(mktemp "${TMPDIR:-/tmp}/binfmt-err.XXXXXX")
+    OUT=$("$@" 2>"$ef")
+    RC=$?
+    ERR=$(grep -v '^binfmt: note: running in a user namespace' "$ef")
+    rm -f "$ef"
+}
