@@ -29,17 +29,6 @@ host_before=$(host_listing)
 
 # --- helpers (run inside the private instance) -----------------------------------------
 
-# run CMD...: sets OUT (stdout), ERR (stderr minus the user-namespace note), RC.
-bf() { run "$BINFMT" --mount "$BM" "$@"; }
-listing() { ls "$BM" | paste -sd' ' -; }
-# snapshot: every file's name and content (register excluded: write-only)
-snapshot() {
-    local f
-    for f in "$BM"/*; do
-        [[ ${f##*/} == register ]] && continue
-        printf '== %s\n%s\n' "${f##*/}" "$(cat "$f")"
-    done
-}
 bb() { printf '%s\n' "$FIXTURES/busybox/$1/busybox"; }
 
 # The kernel's view of our entry for CPU: QEMU's magic/mask with EI_OSABI masked.

@@ -39,15 +39,6 @@ export PY=':python3.11:M::\xa7\x0d\x0d\x0a::/usr/bin/python3.11:'
 host_before=$(host_listing)
 
 # --- helpers (run inside the private instance) -----------------------------------------
-bf() { run "$BINFMT" --mount "$BM" "$@"; }
-listing() { ls "$BM" | paste -sd' ' -; }
-snapshot() {
-    local f
-    for f in "$BM"/*; do
-        [[ ${f##*/} == register ]] && continue
-        printf '== %s\n%s\n' "${f##*/}" "$(cat "$f")"
-    done
-}
 reg() { local s; for s in "$@"; do printf '%s' "$s" >"$BM/register" || return 1; done; }
 reset() { echo -1 >"$BM/status"; }
 emulators() { python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["emulators"]))' <<<"$1"; }

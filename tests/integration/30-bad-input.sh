@@ -46,13 +46,6 @@ export LONG
 host_before=$(host_listing)
 
 # --- helpers (run inside the private instance) -----------------------------------------
-snapshot() {
-    local f
-    for f in "$BM"/*; do
-        [[ ${f##*/} == register ]] && continue
-        printf '== %s\n%s\n' "${f##*/}" "$(cat "$f")"
-    done
-}
 
 # refused DESC EXIT ERE CMD...: 3 test points. CMD exits EXIT; stderr is one
 # "binfmt: ..." line matching ERE (plus, for usage errors, the "Try" hint);

@@ -38,15 +38,6 @@ export EMPTY_STATUS='{
 host_before=$(host_listing)
 
 # --- helpers (run inside the private instance) -----------------------------------------
-bf() { run "$BINFMT" --mount "$BM" "$@"; }
-listing() { ls "$BM" | paste -sd' ' -; }
-snapshot() {
-    local f
-    for f in "$BM"/*; do
-        [[ ${f##*/} == register ]] && continue
-        printf '== %s\n%s\n' "${f##*/}" "$(cat "$f")"
-    done
-}
 # flags_of [VAR=VALUE...] -- ARGS...: install arm64 with that environment and
 # arguments; prints "exit status|flags line", then removes the entry.
 flags_of() {

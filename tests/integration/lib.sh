@@ -314,3 +314,16 @@ run() {
     ERR=$(grep -v '^binfmt: note: running in a user namespace' "$ef")
     rm -f "$ef"
 }
+
+# Inside a private instance ($BM): bf ARGS... runs binfmt on it (sets OUT ERR RC);
+# listing: its file names on one line; snapshot: every entry's name and text
+# (register excluded: write-only), to compare before and after.
+bf() { run "$BINFMT" --mount "$BM" "$@"; }
+listing() { ls "$BM" | paste -sd' ' -; }
+snapshot() {
+    local f
+    for f in "$BM"/*; do
+        [[ ${f##*/} == register ]] && continue
+        printf '== %s\n%s\n' "${f##*/}" "$(cat "$f")"
+    done
+}
