@@ -58,7 +58,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check deps install uninstall clean fixtures unit run
 
-all: $(BUILD)/bin/binfmt
+all: $(BUILD)/bin/binfmt $(BUILD)/bin/emu-run
 
 $(BUILD)/obj/%.o: %.c $(wildcard binfmt/lib/*.h)
 	@mkdir -p $(dir $@)
@@ -125,6 +125,8 @@ run:
 install: all
 	install -D -m 0755 $(BUILD)/bin/binfmt $(DESTDIR)$(PREFIX)/sbin/binfmt
 	install -D -m 0644 binfmt/binfmt.8 $(DESTDIR)$(PREFIX)/share/man/man8/binfmt.8
+	install -D -m 0755 $(BUILD)/bin/emu-run $(DESTDIR)$(PREFIX)/bin/emu-run
+	install -D -m 0644 emu-runner/emu-run.1 $(DESTDIR)$(PREFIX)/share/man/man1/emu-run.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/binfmt $(DESTDIR)$(PREFIX)/share/man/man8/binfmt.8
@@ -154,3 +156,19 @@ qemu: $(QEMU_ELFCHECK)
 
 qemu-pin: $(QEMU_ELFCHECK)
 	ELFCHECK=$(QEMU_ELFCHECK) qemu-static/pin.sh
+
+# --- emu-run (emu-runner/) ---------------------------------------------------------------
+# --as-needed: every library loaded costs each run startup time (emu-run's
+# overhead over bare QEMU is what users feel); link only what is used.
+EMU_SRC := $(sort $(wildcard emu-runner/*.c))
+EMU_OBJ := $(EMU_SRC:%.c=$(BUILD)/obj/%.o)
+
+$(BUILD)/obj/emu-runner/%.o: emu-runner/%.c emu-runner/emu.h $(wildcard binfmt/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/bin/emu-run: $(EMU_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(EMU_OBJ) $(LIB) $(PKG_LIBS)

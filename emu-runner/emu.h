@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * emu-run: run a command (a Dockerfile RUN step) for a foreign architecture,
+ * rootless where the kernel allows. Declarations shared by the emu-runner
+ * modules; each module's comment block says what it owns.
+ *
+ * Processes:  emu-run (the caller's namespaces: options, QEMU lookup, signal
+ * forwarding, placeholder removal) -> sandbox (pid 1 of new user, mount, pid
+ * [, uts, ipc, net] namespaces: binfmt_misc, mounts, pivot_root, reaper)
+ * -> step (credentials, exec).
+ */
+#ifndef EMU_RUN_H
+#define EMU_RUN_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "entry.h"
+#include "error.h"
+#include "platform.h"
+#include "targets.h"
+
+/* Exit codes of emu-run's own failures (as docker run, chroot and env use them). */
+enum {
+	EMU_EXIT_ERROR = 125,      /* emu-run itself failed: usage, set-up, emulation unavailable */
+	EMU_EXIT_CANNOT_EXEC = 126, /* the command was found but could not be executed */
+	EMU_EXIT_NOT_FOUND = 127,  /* the command was not found */
+};
+
+#define EMU_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define EMU_HOSTNAME "buildkitsandbox"
+/* Set (to anything but empty or 0) to skip the private binfmt_misc instance. */
+#define EMU_ENV_NO_PRIVATE "EMU_RUN_NO_PRIVATE_BINFMT"
+
+struct emu_bind {
+	const char *src;           /* host path */
+	const char *dst;           /* path inside the root (or the host, without --rootfs) */
+	bool ro;
+};
+
+enum emu_network { EMU_NET_HOST, EMU_NET_NONE };
+
+struct emu_config {
+	const char *arch;          /* as given to --arch */
+	const struct target *target;
+	const struct target *host; /* NULL when this machine is not in the table */
+	bool native;               /* the host runs the target's code itself */
+	struct platform platform;  /* TARGET*: os, arch, variant ("" when none) */
+	struct platform build_platform; /* BUILD* */
+	const char *rootfs;
+	const char *workdir;
+	const char *user;
+	char **env;                /* -e and --env-file, in order: "K=V" (NULL-terminated) */
+	size_t nenv;
+	struct emu_bind *binds;
+	size_t nbinds;
+	enum emu_network network;
+	const char *qemu;          /* --qemu FILE|DIR */
+	const char *cpu;           /* --cpu MODEL -> QEMU_CPU */
+	bool overlay, verbose;
+	bool no_private_binfmt;    /* EMU_RUN_NO_PRIVATE_BINFMT */
+	char **argv;               /* the step (NULL-terminated) */
+};
+
+/* main.c: messages, all prefixed "emu-run: ". */
+void emu_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void emu_note(const struct emu_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- emulation.c: which way foreign code runs ------------------------------------ */
+
+enum emu_path {
+	EMU_PATH_NONE,     /* not chosen yet */
+	EMU_PATH_NATIVE,   /* the host runs it */
+	EMU_PATH_PRIVATE,  /* path 1: a private binfmt_misc instance of our user namespace */
+	EMU_PATH_HOST,     /* path 2: the host's registration (with F) */
+};
+
+struct emulation {
+	enum emu_path path;
+	char qemu[PATH_MAX];       /* verified emulator for path 1, "" when none */
+	char qemu_problem[1024];   /* why there is none */
+	char private_problem[1024];/* why path 1 was not taken */
+	char registration[ENTRY_REGISTER_MAX + 1]; /* path 1: what was registered */
+	char host_entry[ENTRY_NAME_MAX + 1];       /* path 2: the entry used */
+	int instance_fd;           /* path 1: keeps the private instance alive; -1 */
+};
+
+/* In emu-run: native or not, and the emulator path 1 would use. Returns 0 or
+ * -errno with err set for a --qemu that cannot be used. */
+int emulation_prepare(const struct emu_config *c, struct emulation *em, struct bi_error *err);
+/* Where the step will run (in the sandbox, before the root changes; or in
+ * emu-run without namespaces): path 1 when possible, else 2, else -ENOEXEC
+ * with err naming what is missing and how to fix it (path 3). no_private:
+ * why path 1 is impossible here (no user namespace of our own), or NULL. */
+int emulation_choose(const struct emu_config *c, struct emulation *em, const char *no_private, struct bi_error *err);
+/* --verbose lines and the path-2 note. */
+void emulation_report(const struct emu_config *c, const struct emulation *em);
+
+/* --- resolve.c: paths inside a hostile root ------------------------------------- */
+
+/* What set-up created inside the root, to be removed afterwards, in order. */
+struct placeholders {
+	char **paths;              /* relative to the root, as resolved */
+	size_t n;
+};
+
+/* openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS [| RESOLVE_NO_XDEV]). */
+int root_open(int rootfd, const char *path, int flags, bool no_xdev);
+/* Resolve path inside the root without crossing a mount, creating what is
+ * missing (0755 directories; the last component as a directory or an empty
+ * file) and recording it. Returns an O_PATH fd or -errno with err set. */
+int root_resolve_create(int rootfd, const char *path, bool dir, struct placeholders *ph, struct bi_error *err);
+/* Remove recorded placeholders that are still empty, newest first. */
+void placeholders_remove(int rootfd, const struct placeholders *ph);
+void placeholders_free(struct placeholders *ph);
+/* Over a pipe: NUL-separated paths. */
+int placeholders_send(int fd, const struct placeholders *ph);
+int placeholders_recv(int fd, struct placeholders *ph);
+
+/* --- user.c: USER[:GROUP] from the root's /etc/passwd and /etc/group ------------ */
+
+#define EMU_MAX_GROUPS 64
+
+struct emu_user {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[EMU_MAX_GROUPS]; /* supplementary */
+	size_t ngroups;
+	char home[PATH_MAX];
+};
+
+int user_resolve(int rootfd, const char *spec, struct emu_user *u, struct bi_error *err);
+
+/* --- env.c: the step's environment --------------------------------------------- */
+
+/* NULL-terminated "K=V" list; NULL when out of memory. Free with env_free. */
+char **env_build(const struct emu_config *c, const struct emu_user *u);
+void env_free(char **env);
+/* Read --env-file FILE and append its variables to *list (n entries). */
+int env_file_append(const char *file, char ***list, size_t *n, struct bi_error *err);
+/* -e K=V or -e K (K's value in emu-run's environment; dropped when unset). */
+int env_arg_append(const char *arg, char ***list, size_t *n, struct bi_error *err);
+
+/* --- rootfs.c: the root a step sees ----------------------------------------------- */
+
+#define EMU_DEV_NODES 6 /* null zero full random urandom tty */
+
+struct rootfs {
+	int rootfd;                /* the rootfs directory (O_PATH), in our mount namespace */
+	int mntfd;                 /* the root mount, -1 until attached */
+	int scratch;               /* our tmpfs: /etc/hosts source, overlay upper */
+	int devfd;                 /* the root's /dev tmpfs once mounted */
+	/* Host sources, opened before anything covers a host path: */
+	int dev[EMU_DEV_NODES];    /* clones of the host's device nodes, -1 when missing */
+	int sys;                   /* recursive clone of /sys, -errno when not permitted */
+	int resolv;                /* clone of the host's resolv.conf, -1 when none */
+	int console;               /* clone of the caller's terminal, -1 when none */
+	int *binds;                /* clones of the --bind sources */
+	bool *bind_dir;
+	size_t nbinds;
+	struct placeholders ph;    /* created inside the root (empty with --overlay) */
+};
+
+void rootfs_init(struct rootfs *r, int rootfd);
+void rootfs_release(struct rootfs *r);
+
+/* Mount the root (a bind of the directory, or an overlay) in our mount namespace. */
+int rootfs_attach(const struct emu_config *c, struct rootfs *r, struct bi_error *err);
+/* /proc, /dev, /sys, /etc/hosts, /etc/resolv.conf and --bind, all resolved inside the root. */
+int rootfs_mount_all(const struct emu_config *c, struct rootfs *r, struct bi_error *err);
+/* Make the root the process root; the host's tree is gone from this namespace. */
+int rootfs_pivot(struct rootfs *r, struct bi_error *err);
+/* Without --rootfs: a fresh /proc and --bind onto existing host paths. */
+int hostfs_mount_all(const struct emu_config *c, struct bi_error *err);
+/* mkdir -p the working directory (inside the root, after pivot_root). */
+int workdir_create(const char *dir, struct bi_error *err);
+
+/* --- namespace.c: creating the sandbox process -------------------------------------- */
+
+struct ns_child {
+	pid_t pid;
+	bool userns;               /* in a new user namespace */
+	bool no_namespaces;        /* clone failed: none could be created */
+};
+
+/* Fork-like clone3 into new namespaces: returns 0 in the child once emu-run
+ * has written its id maps, the child's pid in emu-run, or -errno with err set.
+ * Without user namespaces, root still gets the others; anyone else gets
+ * -EPERM (the caller may then run the step without namespaces). */
+pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error *err);
+/* Bring up lo in a new network namespace (--network none). */
+int ns_loopback_up(void);
+/* Does id exist in our user namespace (/proc/self/uid_map or gid_map)? */
+bool ns_id_mapped(const char *map_file, unsigned id);
+/* May this namespace call setgroups(2)? */
+bool ns_setgroups_allowed(void);
+
+/* --- init.c: pid 1 and the forwarding parent -------------------------------------- */
+
+/* Block the signals we forward (and SIGCHLD), before any child exists. */
+void init_block_signals(void);
+/* Forward signals to child and wait for it; in pid 1 also reap everything.
+ * Returns the exit code: the child's, or 128+N when it was killed by N. */
+int init_wait_forward(pid_t child, bool reap_all);
+
+/* --- exec.c: becoming the step ----------------------------------------------------- */
+
+struct step {
+	char **argv;
+	char **envp;
+	const struct emu_user *user;
+	bool set_groups;           /* setgroups(2) is allowed (every id mapped) */
+	const char *workdir;       /* NULL: stay */
+	bool die_with_parent;      /* no pid namespace to clean up after us */
+};
+
+/* Never returns: execs the step or exits 125/126/127. */
+__attribute__((noreturn)) void step_exec(const struct step *s);
+
+/* --- sandbox.c: inside the namespaces ------------------------------------------------ */
+
+struct sandbox_args {
+	const struct emu_config *c;
+	struct emulation *em;
+	int report_fd;             /* write end: placeholders, then closed */
+	int rootfd;                /* emu-run's fd of --rootfs (its mount namespace), or -1 */
+	bool userns;
+};
+
+/* Returns the exit code (the step's, or 125 for a set-up failure). */
+int sandbox_main(const struct sandbox_args *a);
+
+/* --- run.c: emu-run's own process -------------------------------------------------- */
+
+int emu_run(const struct emu_config *c);
+
+#endif

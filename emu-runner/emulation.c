@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How foreign code runs, in order of preference:
+ *  1. a private binfmt_misc instance of our own user namespace (Linux >= 6.7),
+ *     holding exactly one entry, flags F and P (never C), registered before
+ *     the root changes so the kernel opens the host's static QEMU;
+ *  2. the host's registration, when an enabled entry with F serves the
+ *     target (read-only: the host's registry is never written);
+ *  3. neither: one message saying what is missing and how to fix it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "binfmtfs.h"
+#include "emu.h"
+#include "interp.h"
+#include "plan.h"
+#include "util.h"
+
+/* F: the kernel opens QEMU now, so it runs inside any root. P: argv[0] is
+ * kept, which multi-call binaries (busybox applets) need. */
+#define EMU_FLAGS "FP"
+
+/*
+ * Files owned by real root show up as nobody in our namespace, so the library's
+ * root-owner rule cannot apply; what matters is that nobody but root or the
+ * caller could have swapped the emulator.
+ */
+static int check_owner(const char *path, struct bi_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return bi_error_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
+	if (st.st_uid != 0 && st.st_uid != getuid())
+		return bi_error_set(err, -EPERM, "emulator %s is owned by uid %u, neither root nor you", path,
+				    (unsigned)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return bi_error_set(err, -EPERM, "emulator %s is writable by group or others: chmod go-w %s", path,
+				    path);
+	return 0;
+}
+
+static int verify_file(const char *path, char *out, size_t n, struct bi_error *err)
+{
+	const struct interp_policy policy = { .need_static = true, .require_root_owner = false };
+	char real[PATH_MAX];
+	int r;
+
+	/* The kernel stores the interpreter path verbatim: make it absolute. */
+	if (!realpath(path, real))
+		return bi_error_set(err, -errno, "--qemu %s: %s", path, strerror(errno));
+	r = interp_verify(real, &policy, err);
+	if (r == 0)
+		r = check_owner(real, err);
+	return r < 0 ? r : copy_str(out, n, real);
+}
+
+static int find_qemu(const struct emu_config *c, struct emulation *em, struct bi_error *err)
+{
+	const struct interp_policy policy = { .need_static = true, .require_root_owner = false };
+	struct interp_search s;
+	struct bi_error e = { 0 };
+	struct stat st;
+	int r;
+
+	if (c->qemu && stat(c->qemu, &st) < 0)
+		return bi_error_set(err, -errno, "--qemu %s: %s", c->qemu, strerror(errno));
+	if (c->qemu && !S_ISDIR(st.st_mode))
+		return verify_file(c->qemu, em->qemu, sizeof(em->qemu), err);
+	/* --qemu DIR searches only there; the default is the staged payload
+	 * next to the program (<bindir>/../qemu), then /usr/bin. */
+	if (interp_search_init(&s, c->qemu, "") < 0)
+		return bi_error_set(err, -EINVAL, "--qemu %s: not a file or directory", c->qemu);
+	r = interp_find_verified(&s, c->target->cpu, &policy, em->qemu, sizeof(em->qemu), &e);
+	if (r == 0)
+		r = check_owner(em->qemu, &e);
+	if (r == -ENOENT)
+		snprintf(em->qemu_problem, sizeof(em->qemu_problem),
+			 "no qemu-%s[-static] in %s%s (install qemu-user-static, or pass --qemu)", c->target->cpu,
+			 s.dirs[0], s.ndirs > 1 ? " or the other search directories" : "");
+	else if (r < 0)
+		snprintf(em->qemu_problem, sizeof(em->qemu_problem), "%s", e.msg);
+	if (r < 0)
+		em->qemu[0] = '\0';
+	/* Not fatal: the host's registration may still serve (path 2). */
+	return c->qemu && r < 0 ? bi_error_set(err, r, "%s", em->qemu_problem) : 0;
+}
+
+int emulation_prepare(const struct emu_config *c, struct emulation *em, struct bi_error *err)
+{
+	memset(em, 0, sizeof(*em));
+	em->instance_fd = -1;
+	if (c->native) {
+		em->path = EMU_PATH_NATIVE;
+		return 0;
+	}
+	if (c->no_private_binfmt) {
+		snprintf(em->private_problem, sizeof(em->private_problem), "%s is set", EMU_ENV_NO_PRIVATE);
+		return 0;
+	}
+	return find_qemu(c, em, err);
+}
+
+/* A new binfmt_misc superblock, never attached anywhere: only our fd keeps
+ * the instance (and its entry) alive, and nothing on any path shows it. */
+static int open_private_instance(struct binfmtfs *fs, struct bi_error *err)
+{
+	_cleanup_close_ int fsfd = fsopen("binfmt_misc", FSOPEN_CLOEXEC);
+	_cleanup_free_ struct binfmt_entry *entries = NULL;
+	size_t n = 0;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->dirfd = -1;
+	if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return bi_error_set(err, -errno,
+				    "cannot mount binfmt_misc in a user namespace: %s (needs Linux >= 6.7, this is %u.%u)",
+				    strerror(errno), bfs_kernel_version() / 1000, bfs_kernel_version() % 1000);
+	fs->dirfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (fs->dirfd < 0)
+		return bi_error_set(err, -errno, "cannot mount binfmt_misc: %s", strerror(errno));
+	snprintf(fs->path, sizeof(fs->path), "binfmt_misc (private instance)");
+	fs->mounted_here = fs->fresh_instance = fs->private_userns = true;
+	/* Belt and braces: an instance with entries is someone else's (the
+	 * host's, were we in the initial user namespace). Never write to it. */
+	if (bfs_list(fs, &entries, &n, err) < 0 || n > 0) {
+		bfs_close(fs);
+		return n ? bi_error_set(err, -EEXIST, "binfmt_misc instance is not empty: not a private one") : -EIO;
+	}
+	return 0;
+}
+
+static int register_private(const struct emu_config *c, struct emulation *em, struct bi_error *err)
+{
+	struct binfmt_entry e;
+	struct binfmtfs fs;
+	int r;
+
+	if (!bfs_in_private_userns())
+		return bi_error_set(err, -EPERM, "not in a user namespace of our own");
+	r = plan_entry_for(c->target, "", em->qemu, EMU_FLAGS, &e);
+	if (r < 0)
+		return bi_error_set(err, r, "emulator path %s is longer than %d bytes", em->qemu, ENTRY_INTERP_MAX);
+	if (entry_format_register(&e, em->registration, sizeof(em->registration)) < 0)
+		return bi_error_set(err, -EINVAL, "cannot format the entry for %s", em->qemu);
+	r = open_private_instance(&fs, err);
+	if (r < 0)
+		return r;
+	r = bfs_register(&fs, &e, err);
+	if (r < 0) {
+		bfs_close(&fs);
+		return r;
+	}
+	em->instance_fd = fs.dirfd;
+	return 0;
+}
+
+static bool serves(const struct binfmt_entry *e, const struct target *t)
+{
+	return e->enabled && plan_target_of_entry(e) == t;
+}
+
+/* Path 2: an enabled entry with F for our target in the visible registry. */
+static int find_host_entry(const struct emu_config *c, struct emulation *em, char *why, size_t n)
+{
+	const struct bfs_options bo = { .may_mount = false, .read_only = true };
+	_cleanup_free_ struct binfmt_entry *entries = NULL;
+	struct bi_error e = { 0 };
+	struct binfmtfs fs;
+	size_t count = 0;
+	bool on = false;
+	int r = -ENOENT;
+
+	snprintf(why, n, "no enabled entry for %s at %s", c->target->cpu, BINFMTFS_DEFAULT_MOUNT);
+	if (bfs_open(&fs, &bo, &e) < 0) {
+		snprintf(why, n, "%s", e.msg);
+		return -ENOENT;
+	}
+	if (fs.dirfd < 0)
+		snprintf(why, n, "binfmt_misc is not mounted at %s", BINFMTFS_DEFAULT_MOUNT);
+	else if (bfs_status_enabled(&fs, &on) < 0 || !on)
+		snprintf(why, n, "binfmt_misc is disabled at %s", BINFMTFS_DEFAULT_MOUNT);
+	else if (bfs_list(&fs, &entries, &count, &e) < 0)
+		snprintf(why, n, "%s", e.msg);
+	for (size_t i = 0; on && i < count && r < 0; i++) {
+		if (!serves(&entries[i], c->target))
+			continue;
+		if (!strchr(entries[i].flags, 'F')) {
+			/* Without F the kernel looks the emulator up inside the root. */
+			snprintf(why, n, "host entry %s has no F flag", entries[i].name);
+			continue;
+		}
+		snprintf(em->host_entry, sizeof(em->host_entry), "%s", entries[i].name);
+		snprintf(em->qemu, sizeof(em->qemu), "%s", entries[i].interpreter);
+		r = 0;
+	}
+	bfs_close(&fs);
+	return r;
+}
+
+int emulation_choose(const struct emu_config *c, struct emulation *em, const char *no_private,
+		     struct bi_error *err)
+{
+	struct bi_error e = { 0 };
+	char why[1024];
+
+	if (em->path == EMU_PATH_NATIVE)
+		return 0;
+	if (no_private && !em->private_problem[0])
+		snprintf(em->private_problem, sizeof(em->private_problem), "%s", no_private);
+	else if (!em->private_problem[0] && !em->qemu[0])
+		snprintf(em->private_problem, sizeof(em->private_problem), "%s", em->qemu_problem);
+	if (!em->private_problem[0]) {
+		if (register_private(c, em, &e) == 0) {
+			em->path = EMU_PATH_PRIVATE;
+			return 0;
+		}
+		snprintf(em->private_problem, sizeof(em->private_problem), "%s", e.msg);
+	}
+	if (find_host_entry(c, em, why, sizeof(why)) == 0) {
+		em->path = EMU_PATH_HOST;
+		return 0;
+	}
+	return bi_error_set(err, -ENOEXEC,
+			    "cannot run %s code: no private binfmt_misc instance (%s), and no usable host "
+			    "registration (%s). Fix: Linux >= 6.7 with user namespaces enabled (sysctl "
+			    "user.max_user_namespaces > 0, kernel.unprivileged_userns_clone=1, "
+			    "kernel.apparmor_restrict_unprivileged_userns=0), or register QEMU on the host: "
+			    "binfmt --install %s",
+			    target_display_name(c->target), em->private_problem, why, c->arch);
+}
+
+void emulation_report(const struct emu_config *c, const struct emulation *em)
+{
+	char version[64] = "unknown version";
+
+	if (em->path == EMU_PATH_HOST)
+		emu_err("note: no private binfmt_misc instance (%s): using the host's registration %s",
+			em->private_problem, em->host_entry);
+	if (!c->verbose)
+		return;
+	if (em->path == EMU_PATH_NATIVE) {
+		emu_note(c, "%s runs natively here: no emulation", target_display_name(c->target));
+		return;
+	}
+	if (em->qemu[0] && interp_qemu_version(em->qemu, version, sizeof(version)) < 0)
+		snprintf(version, sizeof(version), "unknown version");
+	emu_note(c, "emulation: %s", em->path == EMU_PATH_PRIVATE ? "private binfmt_misc instance (path 1)"
+								  : "the host's binfmt_misc registration (path 2)");
+	emu_note(c, "QEMU: %s (%s)", em->qemu, version);
+	if (em->path == EMU_PATH_PRIVATE)
+		emu_note(c, "registered: %s", em->registration);
+	else
+		emu_note(c, "host entry: %s/%s", BINFMTFS_DEFAULT_MOUNT, em->host_entry);
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Creating the sandbox process: clone3 into new user, mount and pid namespaces
+ * (plus uts and ipc with --rootfs, net with --network none), and the id maps
+ * emu-run writes for it from outside.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "emu.h"
+#include "util.h"
+
+static pid_t clone3_fork(uint64_t flags)
+{
+	struct clone_args args = { .flags = flags, .exit_signal = SIGCHLD };
+	long pid;
+
+	/* No stack: fork semantics, the child continues right here. */
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid >= 0 || errno != ENOSYS)
+		return (pid_t)pid;
+	/* Kernels before 5.3, and valgrind: clone(2), whose first two
+	 * arguments swap places on s390. */
+#if defined(__s390__)
+	return (pid_t)syscall(SYS_clone, 0, flags | SIGCHLD, NULL, NULL, 0);
+#else
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
+#endif
+}
+
+static int write_file(pid_t pid, const char *name, const char *text)
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(text);
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Each map is parsed from one write. */
+	if (write(fd, text, len) != (ssize_t)len)
+		return -errno;
+	return 0;
+}
+
+/* Our own map, "inside outside count" per line, as "inside inside count":
+ * every id that exists here exists as itself in the new namespace. */
+static int identity_map(const char *file, char *out, size_t n)
+{
+	_cleanup_fclose_ FILE *f = fopen(file, "re");
+	unsigned long in, outside, count;
+	size_t used = 0;
+
+	if (!f)
+		return -errno;
+	out[0] = '\0';
+	while (fscanf(f, "%lu %lu %lu", &in, &outside, &count) == 3) {
+		int k = snprintf(out + used, n - used, "%lu %lu %lu\n", in, in, count);
+		if (k < 0 || (size_t)k >= n - used)
+			return -E2BIG;
+		used += (size_t)k;
+	}
+	return used ? 0 : -EINVAL;
+}
+
+/*
+ * Root keeps every id it has as itself, so --user, setgroups and file owners
+ * work as without emu-run. Anyone else may map only their own ids, to 0, and
+ * must deny setgroups first (or a process could drop a group that denies it
+ * access to something).
+ */
+static int write_id_maps(pid_t pid, bool root, struct bi_error *err)
+{
+	char map[8192];
+	int r;
+
+	if (root) {
+		r = identity_map("/proc/self/uid_map", map, sizeof(map));
+		if (r == 0)
+			r = write_file(pid, "uid_map", map);
+		if (r == 0)
+			r = identity_map("/proc/self/gid_map", map, sizeof(map));
+		if (r == 0)
+			r = write_file(pid, "gid_map", map);
+	} else {
+		r = write_file(pid, "setgroups", "deny");
+		if (r == 0 || r == -ENOENT) {
+			snprintf(map, sizeof(map), "0 %u 1", (unsigned)geteuid());
+			r = write_file(pid, "uid_map", map);
+		}
+		if (r == 0) {
+			snprintf(map, sizeof(map), "0 %u 1", (unsigned)getegid());
+			r = write_file(pid, "gid_map", map);
+		}
+	}
+	if (r < 0)
+		return bi_error_set(err, r, "cannot write the user namespace's id maps: %s", strerror(-r));
+	return 0;
+}
+
+bool ns_id_mapped(const char *map_file, unsigned id)
+{
+	_cleanup_fclose_ FILE *f = fopen(map_file, "re");
+	unsigned long in, outside, count;
+
+	while (f && fscanf(f, "%lu %lu %lu", &in, &outside, &count) == 3)
+		if (id >= in && id - in < count)
+			return true;
+	return false;
+}
+
+bool ns_setgroups_allowed(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/setgroups", "re");
+	char buf[16] = "";
+
+	/* No file: a kernel before 3.19, where setgroups was always allowed. */
+	return !f || (fgets(buf, sizeof(buf), f) && !strncmp(buf, "allow", 5));
+}
+
+static uint64_t ns_flags(const struct emu_config *c)
+{
+	uint64_t f = CLONE_NEWNS | CLONE_NEWPID;
+
+	if (c->rootfs)
+		f |= CLONE_NEWUTS | CLONE_NEWIPC;
+	if (c->network == EMU_NET_NONE)
+		f |= CLONE_NEWNET;
+	return f;
+}
+
+/* In the child: die with emu-run, and wait until it has written our maps. */
+static pid_t child_wait_go(int pfd[2])
+{
+	char b;
+
+	close(pfd[1]);
+	/* getppid() is 0 across a pid namespace, so the pipe tells whether
+	 * emu-run is still there: EOF means it died before saying go. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || read(pfd[0], &b, 1) != 1)
+		_exit(EMU_EXIT_ERROR);
+	close(pfd[0]);
+	return 0;
+}
+
+pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error *err)
+{
+	uint64_t flags = ns_flags(c);
+	int pfd[2], r;
+	pid_t pid;
+
+	memset(out, 0, sizeof(*out));
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return bi_error_set(err, -errno, "pipe: %s", strerror(errno));
+	/* Set before the clone: the child keeps its copy of *out. */
+	out->userns = true;
+	pid = clone3_fork(flags | CLONE_NEWUSER);
+	if (pid < 0 && geteuid() == 0) {
+		/* User namespaces disabled: root can still have the others
+		 * (but then no private binfmt_misc instance). */
+		out->userns = false;
+		pid = clone3_fork(flags);
+	}
+	if (pid < 0) {
+		r = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		out->no_namespaces = true;
+		return bi_error_set(err, r, "cannot create a user namespace: %s", strerror(-r));
+	}
+	if (pid == 0)
+		return child_wait_go(pfd);
+	close(pfd[0]);
+	out->pid = pid;
+	r = out->userns ? write_id_maps(pid, geteuid() == 0, err) : 0;
+	if (r == 0 && write(pfd[1], "g", 1) != 1)
+		r = bi_error_set(err, -errno, "cannot start the sandbox: %s", strerror(errno));
+	close(pfd[1]);
+	if (r < 0)
+		waitpid(pid, NULL, 0); /* it saw EOF instead of go, and exited */
+	return r < 0 ? r : pid;
+}
+
+int ns_loopback_up(void)
+{
+	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+
+	if (s < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	return ioctl(s, SIOCSIFFLAGS, &ifr) < 0 ? -errno : 0;
+}

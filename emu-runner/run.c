@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * emu-run's own process, in the caller's namespaces: find the emulator, start
+ * the sandbox, forward signals to it, and once it is gone (and with it its
+ * mount namespace) remove the placeholders it created in the rootfs.
+ * Where no namespace can be made at all (an unprivileged user without user
+ * namespaces), the step runs as a plain child on the host's registrations.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "emu.h"
+#include "util.h"
+
+static int run_plain(const struct emu_config *c, struct emulation *em, const char *why)
+{
+	struct bi_error err = { 0 };
+	struct emu_user u = { .uid = getuid(), .gid = getgid() };
+	struct step s = { .argv = c->argv, .user = &u, .workdir = c->workdir, .die_with_parent = true };
+	char reason[1100];
+	pid_t pid;
+
+	if (c->rootfs || c->nbinds || c->user || c->network == EMU_NET_NONE) {
+		emu_err("--rootfs, --bind, --user and --network none need namespaces, and %s: enable user "
+			"namespaces (sysctl user.max_user_namespaces > 0, kernel.unprivileged_userns_clone=1, "
+			"kernel.apparmor_restrict_unprivileged_userns=0) or run as root", why);
+		return EMU_EXIT_ERROR;
+	}
+	snprintf(reason, sizeof(reason), "%s", why);
+	if (emulation_choose(c, em, reason, &err) < 0) {
+		emu_err("%s", err.msg);
+		return EMU_EXIT_ERROR;
+	}
+	emulation_report(c, em);
+	s.envp = env_build(c, &u);
+	if (!s.envp) {
+		emu_err("out of memory");
+		return EMU_EXIT_ERROR;
+	}
+	pid = fork();
+	if (pid == 0)
+		step_exec(&s);
+	env_free(s.envp);
+	if (pid < 0) {
+		emu_err("fork: %s", strerror(errno));
+		return EMU_EXIT_ERROR;
+	}
+	return init_wait_forward(pid, false);
+}
+
+/* In the sandbox: never returns. */
+__attribute__((noreturn)) static void sandbox(const struct emu_config *c, struct emulation *em, int rep[2],
+					      int rootfd, const struct ns_child *ch)
+{
+	struct sandbox_args a = { .c = c, .em = em, .report_fd = rep[1], .rootfd = rootfd, .userns = ch->userns };
+
+	close(rep[0]);
+	fflush(stdout);
+	_exit(sandbox_main(&a));
+}
+
+int emu_run(const struct emu_config *c)
+{
+	struct bi_error err = { 0 };
+	struct placeholders ph = { 0 };
+	struct emulation em;
+	struct ns_child ch;
+	_cleanup_close_ int rootfd = -1;
+	int rep[2], rc;
+	pid_t pid;
+
+	if (emulation_prepare(c, &em, &err) < 0) {
+		emu_err("%s", err.msg);
+		return EMU_EXIT_ERROR;
+	}
+	if (c->rootfs && (rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		emu_err("--rootfs %s: %s", c->rootfs, strerror(errno));
+		return EMU_EXIT_ERROR;
+	}
+	if (pipe2(rep, O_CLOEXEC) < 0) {
+		emu_err("pipe: %s", strerror(errno));
+		return EMU_EXIT_ERROR;
+	}
+	init_block_signals();
+	pid = ns_spawn(c, &ch, &err);
+	if (pid == 0)
+		sandbox(c, &em, rep, rootfd, &ch);
+	close(rep[1]);
+	if (pid < 0) {
+		close(rep[0]);
+		if (ch.no_namespaces)
+			return run_plain(c, &em, err.msg);
+		emu_err("%s", err.msg);
+		return EMU_EXIT_ERROR;
+	}
+	/* EOF once the sandbox is set up (or gave up). */
+	placeholders_recv(rep[0], &ph);
+	close(rep[0]);
+	rc = init_wait_forward(pid, false);
+	if (rootfd >= 0)
+		placeholders_remove(rootfd, &ph);
+	placeholders_free(&ph);
+	return rc;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pid 1 of the new namespaces: choose the emulation path (registering in a
+ * private binfmt_misc instance while the host's QEMU is still in view), build
+ * the root, pivot into it, then fork the step and stay as its reaper and
+ * signal forwarder. When pid 1 exits, the kernel kills whatever the step left.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "emu.h"
+#include "util.h"
+
+/* An unprivileged user's namespace holds only that user's own id (as 0). */
+static int check_mapped(const struct emu_config *c, struct emu_user *u, struct bi_error *err)
+{
+	bool can_set = ns_setgroups_allowed();
+	size_t n = 0;
+
+	if (!ns_id_mapped("/proc/self/uid_map", u->uid) || !ns_id_mapped("/proc/self/gid_map", u->gid))
+		return bi_error_set(err, -EINVAL,
+				    "--user %s (uid %u, gid %u): that id does not exist in emu-run's user namespace, "
+				    "which for a regular user holds only the user's own id (as root); run emu-run "
+				    "as root to use other users", c->user, (unsigned)u->uid, (unsigned)u->gid);
+	/* Groups that do not exist here cannot be set (nor could they be
+	 * dropped where setgroups is denied). */
+	for (size_t i = 0; i < u->ngroups && can_set; i++)
+		if (ns_id_mapped("/proc/self/gid_map", u->groups[i]))
+			u->groups[n++] = u->groups[i];
+	u->ngroups = n;
+	return 0;
+}
+
+/*
+ * emu-run's fd names the directory through its own mount namespace, where
+ * nothing may be mounted or cloned from here: open it again in ours, and make
+ * sure it is still the same directory.
+ */
+static int reopen_rootfs(const struct sandbox_args *a, struct rootfs *r, struct bi_error *err)
+{
+	struct stat was, is;
+
+	r->rootfd = open(a->c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r->rootfd < 0)
+		return bi_error_set(err, -errno, "--rootfs %s: %s", a->c->rootfs, strerror(errno));
+	if (fstat(a->rootfd, &was) < 0 || fstat(r->rootfd, &is) < 0 || was.st_dev != is.st_dev ||
+	    was.st_ino != is.st_ino)
+		return bi_error_set(err, -ESTALE, "--rootfs %s changed while emu-run started", a->c->rootfs);
+	return 0;
+}
+
+static int setup_rootfs(const struct sandbox_args *a, struct rootfs *r, struct emu_user *u, struct bi_error *err)
+{
+	const struct emu_config *c = a->c;
+	int e;
+
+	if ((e = reopen_rootfs(a, r, err)) < 0 || (e = rootfs_attach(c, r, err)) < 0)
+		return e;
+	/* Before anything is mounted into the root: passwd is the root's own. */
+	if ((e = user_resolve(r->mntfd, c->user, u, err)) < 0 || (e = check_mapped(c, u, err)) < 0)
+		return e;
+	if ((e = rootfs_mount_all(c, r, err)) < 0)
+		return e;
+	if (sethostname(EMU_HOSTNAME, strlen(EMU_HOSTNAME)) < 0)
+		return bi_error_set(err, -errno, "sethostname: %s", strerror(errno));
+	if ((e = rootfs_pivot(r, err)) < 0)
+		return e;
+	return workdir_create(c->workdir ? c->workdir : "/", err);
+}
+
+static int setup_hostfs(const struct sandbox_args *a, struct emu_user *u, struct bi_error *err)
+{
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int e;
+
+	if ((e = user_resolve(root, a->c->user, u, err)) < 0 || (e = check_mapped(a->c, u, err)) < 0)
+		return e;
+	return hostfs_mount_all(a->c, err);
+}
+
+static int setup(const struct sandbox_args *a, struct rootfs *r, struct emu_user *u, struct bi_error *err)
+{
+	const struct emu_config *c = a->c;
+	int e;
+
+	umask(022);
+	/* Nothing we mount may propagate back to the host. */
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+		return bi_error_set(err, -errno, "cannot make the mount namespace private: %s", strerror(errno));
+	e = emulation_choose(c, a->em, a->userns ? NULL : "no user namespace (user namespaces unavailable)", err);
+	if (e < 0)
+		return e;
+	emulation_report(c, a->em);
+	if (c->network == EMU_NET_NONE && (e = ns_loopback_up()) < 0)
+		emu_note(c, "cannot bring up lo: %s", strerror(-e));
+	return c->rootfs ? setup_rootfs(a, r, u, err) : setup_hostfs(a, u, err);
+}
+
+int sandbox_main(const struct sandbox_args *a)
+{
+	struct bi_error err = { 0 };
+	struct rootfs r;
+	struct emu_user u;
+	struct step s;
+	char **env;
+	pid_t pid;
+	int e;
+
+	rootfs_init(&r, -1);
+	e = setup(a, &r, &u, &err);
+	/* emu-run removes what we created, also after a failure. */
+	if (!a->c->overlay)
+		placeholders_send(a->report_fd, &r.ph);
+	close(a->report_fd);
+	rootfs_release(&r);
+	if (e < 0) {
+		emu_err("%s", err.msg);
+		return EMU_EXIT_ERROR;
+	}
+	env = env_build(a->c, &u);
+	if (!env) {
+		emu_err("out of memory");
+		return EMU_EXIT_ERROR;
+	}
+	s = (struct step){ .argv = a->c->argv, .envp = env, .user = &u, .set_groups = ns_setgroups_allowed(),
+			   .workdir = a->c->rootfs ? (a->c->workdir ? a->c->workdir : "/") : a->c->workdir };
+	pid = fork();
+	if (pid == 0)
+		step_exec(&s);
+	env_free(env);
+	if (pid < 0) {
+		emu_err("fork: %s", strerror(errno));
+		return EMU_EXIT_ERROR;
+	}
+	return init_wait_forward(pid, true);
+}
