@@ -172,3 +172,20 @@ $(BUILD)/bin/emu-run: $(EMU_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(EMU_OBJ) $(LIB) $(PKG_LIBS)
+
+# === image / e2e (owner: packaging/image, tests/e2e) ====================================
+#   make image   the installer image: localhost/binfmt-installer:latest (OCI index of
+#                linux/amd64 + linux/arm64, buildah), build/image/*.oci.tar and
+#                *.docker.tar; loaded into Docker when an engine answers. See
+#                packaging/image/build.sh. Needs root for buildah (installs what is missing).
+#   make e2e     only the end-to-end tests (root: installs docker.io, buildah; starts and
+#                stops a private dockerd; changes and restores the host's binfmt_misc)
+.PHONY: image e2e
+image:
+	BUILD=$(BUILD) MAKE="$(MAKE)" packaging/image/build.sh
+
+e2e: all
+	$(MAKE) qemu
+	tests/fixtures/fetch.sh
+	ROOT=$(CURDIR) BUILD=$(BUILD) prove --norc --failures tests/e2e/[0-9]*.sh
+# === end of image / e2e =================================================================

@@ -17,6 +17,9 @@ INIT_USERNS=4026531837 # PROC_USER_INIT_INO
 INIT_MNTNS=4026531832  # PROC_MNT_INIT_INO (kernels that have it)
 
 [[ $EUID == 0 ]] || skip_all "needs root"
+# Tests that change the host's registry take turns (the e2e tests hold the same lock).
+exec {host_lock}>>"${E2E_HOST_LOCK:-/run/lock/binfmt-installer-host-binfmt.lock}"
+flock -w 900 "$host_lock" || skip_all "another test holds the host-registry lock"
 [[ $(stat -L -c %i /proc/self/ns/user) == "$INIT_USERNS" ]] || skip_all "needs the initial user namespace"
 kver=$(uname -r | awk -F. '{print $1 * 1000 + $2}')
 ((kver >= 6007)) || skip_all "Linux $(uname -r) keeps entries after unmount: no trap to test"
