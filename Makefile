@@ -130,6 +130,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/binfmt $(DESTDIR)$(PREFIX)/share/man/man8/binfmt.8
+	rm -f $(DESTDIR)$(PREFIX)/bin/emu-run $(DESTDIR)$(PREFIX)/share/man/man1/emu-run.1
 
 clean:
 	rm -rf $(BUILD)
@@ -189,3 +190,47 @@ e2e: all
 	tests/fixtures/fetch.sh
 	ROOT=$(CURDIR) BUILD=$(BUILD) prove --norc --failures tests/e2e/[0-9]*.sh
 # === end of image / e2e =================================================================
+
+# === Debian packages, boot unit, bash completion (owner: packaging/debian, packaging/systemd,
+#     packaging/completion, packaging/kubernetes; tests/integration/90-packaging.sh) ==========
+#   make deb   build/deb/binfmt-installer_<version>_<arch>.deb (binfmt, emu-run, man pages,
+#              unit, completion) and binfmt-installer-qemu_<version>_<arch>.deb (the staged
+#              emulators, /usr/lib/binfmt-installer/qemu): dpkg-buildpackage -b -us -uc in a
+#              copy of the tree (DEB_WORK, default build/deb-src) whose debian/ is
+#              packaging/debian, so the repository root has no debian/. Needs debhelper.
+#              QEMU_DEB_COMPRESS (default "-Zxz -z6") sets the payload's compression.
+#   make install also installs the bash completions (BASH_COMPLETION_DIR).
+DEB_WORK ?= $(BUILD)/deb-src
+DEB_OUT  ?= $(BUILD)/deb
+DEB_TREE  = $(DEB_WORK)/binfmt-installer-$(VERSION)
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+
+.PHONY: deb install-completion uninstall-completion
+
+deb: qemu
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "make deb: needs dpkg-dev and debhelper (apt-get install dpkg-dev debhelper)" >&2; exit 1; }
+	rm -rf $(DEB_WORK)
+	mkdir -p $(DEB_TREE) $(DEB_OUT)
+	tar -cf - --exclude=./.git --exclude=./build --exclude='./build-*' --exclude=./debian . | \
+		tar -xf - -C $(DEB_TREE)
+	cp -R packaging/debian $(DEB_TREE)/debian
+	cd $(DEB_TREE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL QEMU_DIR=$(abspath $(QEMU_OUT)) \
+		$(if $(QEMU_DEB_COMPRESS),QEMU_DEB_COMPRESS='$(QEMU_DEB_COMPRESS)') \
+		dpkg-buildpackage -b -us -uc -jauto
+	rm -f $(DEB_OUT)/binfmt-installer*
+	mv $(DEB_WORK)/binfmt-installer*.deb $(DEB_WORK)/binfmt-installer*.buildinfo \
+		$(DEB_WORK)/binfmt-installer*.changes $(DEB_OUT)/
+	rm -rf $(DEB_WORK)
+	@ls -l $(DEB_OUT)/*.deb
+
+install: install-completion
+uninstall: uninstall-completion
+
+install-completion:
+	install -D -m 0644 packaging/completion/binfmt $(DESTDIR)$(BASH_COMPLETION_DIR)/binfmt
+	install -D -m 0644 packaging/completion/emu-run $(DESTDIR)$(BASH_COMPLETION_DIR)/emu-run
+
+uninstall-completion:
+	rm -f $(DESTDIR)$(BASH_COMPLETION_DIR)/binfmt $(DESTDIR)$(BASH_COMPLETION_DIR)/emu-run
+# === end of Debian packages, boot unit, bash completion =================================

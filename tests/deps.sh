@@ -13,6 +13,7 @@ PKGS=(
     valgrind clang libclang-rt-14-dev
     file ca-certificates debian-archive-keyring dpkg-dev
     python3         # reading JSON in the integration tests
+    debhelper python3-yaml systemd  # make deb; DaemonSet check; systemd-analyze/systemd-binfmt (90-packaging.sh)
 )
 
 missing=()
