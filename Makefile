@@ -234,3 +234,13 @@ install-completion:
 uninstall-completion:
 	rm -f $(DESTDIR)$(BASH_COMPLETION_DIR)/binfmt $(DESTDIR)$(BASH_COMPLETION_DIR)/emu-run
 # === end of Debian packages, boot unit, bash completion =================================
+
+# === bench (issue 6) ======================================================================
+#   make bench                 every benchmark, then docs/benchmarks.md + docs/bench-*.png
+#   BENCH_QUICK=1 make bench   fewer runs; BENCH_WAIT_QUIET=SECS waits for load < 0.5 first
+# Private binfmt_misc instances only (bench/lib.sh); see bench/run.sh for the options.
+.PHONY: bench
+bench:
+	$(MAKE) all $(BUILD)/bench/altbench $(BUILD)/bench/mkprobe $(BUILD)/bench/detect_bench
+	BUILD=$(BUILD) bench/run.sh
+# === end of bench =========================================================================

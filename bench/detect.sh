@@ -2,6 +2,7 @@
 # Detection bench (issue 3): every emulator of the default payload (build/qemu,
 # else /usr/bin) installed into a private binfmt_misc instance, then all probes
 # run in parallel vs sequentially, alternated. Usage: bench/detect.sh [RUNS]
+# BENCH_TSV=FILE also appends every sample to FILE (used by bench/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}

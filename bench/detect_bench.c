@@ -55,6 +55,20 @@ int main(int argc, char **argv)
 		par[i] = run(false, &pp);
 		seq[i] = run(true, &ps);
 	}
+	/* BENCH_TSV=FILE: also append every sample (bench/run.sh's samples format). */
+	if (getenv("BENCH_TSV") && *getenv("BENCH_TSV")) {
+		FILE *f = fopen(getenv("BENCH_TSV"), "a");
+
+		if (!f) {
+			perror(getenv("BENCH_TSV"));
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			fprintf(f, "detect\tparallel\t%d\t%.4f\t0\t0\t0\n", i, par[i]);
+			fprintf(f, "detect\tsequential\t%d\t%.4f\t0\t0\t0\n", i, seq[i]);
+		}
+		fclose(f);
+	}
 	qsort(par, (size_t)n, sizeof(double), cmp);
 	qsort(seq, (size_t)n, sizeof(double), cmp);
 	printf("| detection of %zu platforms (%zu pass) | median ms | min-max ms |\n", probes_count(), pp);

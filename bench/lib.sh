@@ -1,0 +1,158 @@
+# shellcheck shell=bash
+# Shared by the bench/*.sh sections. Source it, do not run it.
+#
+# Every comparison runs in private binfmt_misc instances: a "holder" is a process in
+# its own user+mount namespace (unshare --user --map-root-user) whose binfmt_misc
+# instance has the registrations a comparison needs; commands enter it with
+# `nsenter --user` (the user namespace decides which binfmt_misc instance the kernel
+# consults). The host's registry is never read for dispatch nor written.
+#
+#   b_log MSG | b_die MSG
+#   b_runs FULL QUICK              -> the run count for the current mode
+#   ab SECTION [altbench args]     -> altbench, samples appended to $RESULTS/samples.tsv
+#   b_reg NAME MAGIC_CPU INTERP [FLAGS]  -> a register line for a CPU (magic from binfmt)
+#   holder_start NAME REGLINE...   -> starts a holder; its pid in HOLDER[NAME]
+#   holder_run NAME CMD...         -> run CMD in the holder's user namespace
+#   in_holder NAME                 -> prints the nsenter prefix (for altbench strings)
+#   holders_stop                   -> ends every holder started here (by pid)
+#   payload_qemu VER CPU           -> path of qemu-CPU of payload VER (72 10 11 10pie 10nopie)
+
+B_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+[[ $BUILD == /* ]] || BUILD=$B_ROOT/$BUILD
+CACHE=${BENCH_CACHE:-/var/cache/binfmt-installer/bench}
+RESULTS=${BENCH_RESULTS:-$BUILD/bench-results}
+QUICK=${BENCH_QUICK:-0}
+ALTBENCH=$BUILD/bench/altbench
+BUSYBOX_FIXTURES=${BUSYBOX_FIXTURES:-/var/cache/binfmt-installer-tests/busybox}
+ROOTFS_DIR=$CACHE/rootfs
+declare -gA HOLDER=()
+
+b_log() { printf 'bench: %s\n' "$*" >&2; }
+b_die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+b_runs() { if [[ $QUICK == 1 ]]; then echo "$2"; else echo "$1"; fi; }
+
+ab() {
+    local section=$1
+    shift
+    mkdir -p "$RESULTS"
+    "$ALTBENCH" -s "$section" -o "$RESULTS/samples.tsv" "$@"
+}
+
+# Record a key/value fact for the report (machine, versions, commands...).
+b_fact() { mkdir -p "$RESULTS"; printf '%s\t%s\n' "$1" "$2" >>"$RESULTS/facts.tsv"; }
+# Record the exact command line of a labelled row.
+b_cmd() { mkdir -p "$RESULTS"; printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS/commands.tsv"; }
+
+# Magic and mask of a QEMU cpu, as binfmt registers them (the project's own table).
+declare -gA B_MAGIC=()
+b_magic() {
+    local cpu=$1 line
+    if [[ -z ${B_MAGIC[$cpu]:-} ]]; then
+        # In an empty private instance, so that the host's entries play no part.
+        line=$(unshare --user --map-root-user --mount bash -c '
+            d=$(mktemp -d) && mount -t binfmt_misc binfmt_misc "$d" &&
+            "$1" --mount "$d" --install "qemu-$2" --dry-run 2>/dev/null; true' \
+            _ "$BUILD/bin/binfmt" "$cpu" | grep -m1 "^:qemu-$cpu:") ||
+            b_die "binfmt --dry-run gives no register line for $cpu"
+        B_MAGIC[$cpu]=$(cut -d: -f4-6 <<<"$line")   # offset:magic:mask
+    fi
+    printf '%s\n' "${B_MAGIC[$cpu]}"
+}
+
+# b_reg NAME CPU INTERP [FLAGS]: ":NAME:M:offset:magic:mask:INTERP:FLAGS"
+b_reg() { printf ':%s:M:%s:%s:%s\n' "$1" "$(b_magic "$2")" "$3" "${4:-PF}"; }
+# b_reg_ext NAME EXT INTERP [FLAGS]: an extension entry (files named *.EXT)
+b_reg_ext() { printf ':%s:E::%s::%s:%s\n' "$1" "$2" "$3" "${4:-PF}"; }
+
+holder_start() {
+    local name=$1 dir pidf
+    shift
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-holder.XXXXXX")
+    pidf=$dir/pid
+    # The inner shell mounts a fresh instance, registers, reports its pid, then
+    # becomes `sleep` (same pid) so that nsenter -t PID finds the namespaces.
+    unshare --user --map-root-user --mount --propagation private --fork \
+        /bin/bash -c '
+            set -e
+            d=$1; shift
+            mkdir -p "$d/bfm"
+            mount -t binfmt_misc binfmt_misc "$d/bfm"
+            mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+            for l; do printf "%s" "$l" >"$d/bfm/register" || { echo "register failed: $l" >&2; exit 1; }; done
+            echo $$ >"$d/pid.tmp" && mv "$d/pid.tmp" "$d/pid"
+            exec sleep infinity' holder "$dir" "$@" </dev/null &
+    local i
+    for i in $(seq 200); do
+        [[ -s $pidf ]] && break
+        kill -0 $! 2>/dev/null || b_die "holder $name failed to start"
+        sleep 0.02
+    done
+    [[ -s $pidf ]] || b_die "holder $name did not start"
+    HOLDER[$name]=$(<"$pidf")
+    HOLDER_UNSHARE[$name]=$!
+    HOLDER_DIR[$name]=$dir
+}
+declare -gA HOLDER_UNSHARE=() HOLDER_DIR=()
+
+in_holder() { printf 'nsenter -t %s --user --mount --preserve-credentials' "${HOLDER[$1]}"; }
+
+holder_run() {
+    local name=$1
+    shift
+    nsenter -t "${HOLDER[$name]}" --user --mount --preserve-credentials "$@"
+}
+
+holder_entries() { ls "${HOLDER_DIR[$1]}/bfm" 2>/dev/null | grep -v -e '^register$' -e '^status$' || true; }
+
+holders_stop() {
+    local n
+    for n in "${!HOLDER[@]}"; do
+        kill "${HOLDER[$n]}" 2>/dev/null || true
+        wait "${HOLDER_UNSHARE[$n]}" 2>/dev/null || true
+        rm -rf "${HOLDER_DIR[$n]}"
+        unset "HOLDER[$n]"
+    done
+}
+
+# --- payloads ---------------------------------------------------------------------------
+# 72:    Debian 12's qemu-user-static (installed, /usr/bin/qemu-CPU-static)
+# 10:    the pinned payload (trixie qemu-user, staged in build/qemu)
+# 11:    sid's qemu-user (bench/fetch.sh, in $CACHE/qemu-sid)
+# 10pie, 10nopie: bench/qemu-build.sh (Debian's 10.0 source, rebuilt here; optional)
+payload_qemu() {
+    local v=$1 cpu=$2
+    case $v in
+    72) echo "/usr/bin/qemu-$cpu-static" ;;
+    10) echo "$BUILD/qemu/qemu-$cpu" ;;
+    11) echo "$CACHE/qemu-sid/usr/bin/qemu-$cpu" ;;
+    10pie) echo "$(ls -d "$CACHE"/build/*/out 2>/dev/null | tail -n1)/qemu-$cpu-pie" ;;
+    10nopie) echo "$(ls -d "$CACHE"/build/*/out 2>/dev/null | tail -n1)/qemu-$cpu-nopie" ;;
+    *) return 1 ;;
+    esac
+}
+
+payload_version() { "$(payload_qemu "$1" aarch64)" -version 2>/dev/null | head -n1 | sed 's/^qemu-aarch64 version //'; }
+
+payloads_available() {
+    local v
+    for v in 72 10 11 10pie 10nopie; do
+        [[ -x $(payload_qemu $v aarch64) && -x $(payload_qemu $v riscv64) ]] && printf '%s ' "$v"
+    done
+    echo
+}
+
+# Debian architecture -> QEMU cpu
+deb2cpu() {
+    case $1 in
+    arm64) echo aarch64 ;;
+    riscv64) echo riscv64 ;;
+    armhf) echo arm ;;
+    *) return 1 ;;
+    esac
+}
+
+# The machine is quiet when the 1-minute load average is below 0.5.
+b_load() { cut -d' ' -f1 /proc/loadavg; }
+b_quiet() { awk -v l="$(b_load)" 'BEGIN { exit !(l < 0.5) }'; }

@@ -1,0 +1,79 @@
+#!/bin/bash
+# `make bench`: every benchmark of issue 6, then docs/benchmarks.md and docs/bench-*.png.
+#
+#   bench/run.sh [section...]     sections: install detect startup workloads execcost size
+#
+# Environment:
+#   BENCH_QUICK=1            fewer runs (a few minutes instead of ~15)
+#   BENCH_WAIT_QUIET=SECS    first wait up to SECS for a quiet machine (1-minute load
+#                            average < 0.5); the report says whether it was quiet
+#   BENCH_BUILD_QEMU=1       also build the 10.0 rebuilds (bench/qemu-build.sh, ~10 min
+#                            on 2 cores, cached); without it they are used when cached
+#   BENCH_RESULTS=DIR        raw results (default build/bench-results)
+#   BENCH_DOCS=DIR           where benchmarks.md and the charts go (default docs)
+# Nothing here reads or writes the host's binfmt_misc registry: every comparison runs
+# in private instances (see bench/lib.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+DOCS=${BENCH_DOCS:-docs}
+sections=("$@")
+((${#sections[@]})) || sections=(install detect startup workloads execcost size)
+start=$(date +%s)
+
+make -s all "$BUILD/bench/altbench" "$BUILD/bench/mkprobe" "$BUILD/bench/detect_bench" >&2
+[[ -x $BUILD/qemu/qemu-aarch64 ]] || make -s qemu >&2
+bench/fetch.sh
+bench/rootfs.sh
+if [[ ${BENCH_BUILD_QEMU:-0} == 1 ]]; then bench/qemu-build.sh; fi
+
+if [[ -n ${BENCH_WAIT_QUIET:-} ]]; then
+    deadline=$(($(date +%s) + BENCH_WAIT_QUIET))
+    while ! b_quiet && (($(date +%s) < deadline)); do
+        b_log "load $(b_load): waiting for a quiet machine (until $(date -d @$deadline +%T))"
+        sleep 60
+    done
+fi
+
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+b_fact date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+b_fact results "${RESULTS#"$B_ROOT"/}"
+b_fact mode "$([[ $QUICK == 1 ]] && echo 'quick (BENCH_QUICK=1)' || echo full)"
+b_fact load.start "$(cut -d' ' -f1-3 /proc/loadavg)"
+b_quiet && b_fact quiet yes || b_fact quiet no
+b_fact machine.cpu "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+b_fact machine.memory "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+b_fact machine.kernel "$(uname -srm)"
+b_fact machine.os "$(. /etc/os-release && echo "$PRETTY_NAME")"
+b_fact machine.thp "$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
+b_fact version.binfmt "$("$BUILD/bin/binfmt" --version 2>&1 | tr '\n' ' ')"
+[[ -x $BUILD/bin/emu-run ]] && b_fact version.emu-run "$("$BUILD/bin/emu-run" --version 2>&1 | head -n1)"
+for v in $(payloads_available); do b_fact "version.qemu-$v" "$(payload_version "$v") — $(payload_qemu "$v" aarch64)"; done
+b_fact version.busybox-native "$(busybox | head -n1 | cut -d' ' -f1-3) ($(dpkg-query -W -f '${Package} ${Version}' busybox-static))"
+b_fact version.busybox-arm64 "$(cat "$BUSYBOX_FIXTURES/arm64/VERSION")"
+b_fact version.busybox-riscv64 "$(cat "$BUSYBOX_FIXTURES/riscv64/VERSION")"
+b_fact version.proot "$(dpkg-query -W -f '${Version}' proot 2>/dev/null)"
+b_fact version.systemd "$(dpkg-query -W -f '${Version}' systemd 2>/dev/null)"
+b_fact version.binfmt-support "$(ls "$CACHE"/apt-bookworm/dl/binfmt-support_*.deb 2>/dev/null | sed 's/.*binfmt-support_//;s/_.*//') (unpacked in $CACHE/binfmt-support)"
+b_fact version.qemu-binfmt-conf.sh "$(cat "$CACHE/qemu-binfmt-conf.sh.SOURCE" 2>/dev/null)"
+b_fact version.util-linux "$(unshare --version)"
+b_fact work.loop_n "$(grep -o 'lt [0-9]*' "$ROOTFS_DIR/arm64/work/loop.sh" | cut -d' ' -f2)"
+
+for s in "${sections[@]}"; do
+    b_log "== $s (load $(b_load), $(($(date +%s) - start)) s so far)"
+    case $s in
+    install) bench/install.sh ;;
+    detect)
+        b_fact detect.what "$(grep -c . <<<"$(BENCH_TSV="$RESULTS/samples.tsv" bench/detect.sh "$(b_runs 31 9)" 2>&1 | tee "$RESULTS/detect.txt")" >/dev/null; sed -n 2p "$RESULTS/detect.txt"); all 13 probes, every emulator of the payload installed in a private instance (bench/detect.sh)"
+        ;;
+    startup) bench/startup.sh ;;
+    workloads) bench/workloads.sh ;;
+    execcost) bench/execcost.sh ;;
+    size) bench/size.sh ;;
+    *) b_die "unknown section $s" ;;
+    esac
+done
+b_fact load.end "$(cut -d' ' -f1-3 /proc/loadavg)"
+b_fact duration "$(($(date +%s) - start)) s"
+python3 bench/report.py "$RESULTS" "$DOCS"
+b_log "done in $(($(date +%s) - start)) s: $DOCS/benchmarks.md"

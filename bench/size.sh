@@ -1,0 +1,72 @@
+#!/bin/bash
+# Section 7: what the installer image carries. Per emulator size of each payload, the
+# total, and the total compressed (tar | gzip -9, as image layers are stored, tar | xz -6,
+# tar | zstd -19; the payloads we do not ship: zstd only), plus candidate reductions: the platforms BuildKit
+# probes only, and this host's rebuild without capstone (bench/qemu-build.sh). The
+# installer image itself is measured when it exists (buildah / docker images named
+# binfmt-installer*).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+T=$RESULTS/size
+rm -rf "$T" && mkdir -p "$T"
+
+comp() { # comp [-z] FILE... -> raw gzip xz zstd bytes of their tar (cached by file identity;
+    # -z: zstd only, for the payloads we do not ship)
+    local key tmp=$T/t.tar c zonly=0
+    [[ $1 == -z ]] && { zonly=1; shift; }
+    key=$( (echo "$zonly"; stat -L -c '%n %s %Y %i' "$@") | md5sum | cut -c1-32)
+    c=$CACHE/size-cache/$key
+    if [[ ! -s $c ]]; then
+        mkdir -p "$CACHE/size-cache"
+        tar -cf "$tmp" --owner=0 --group=0 --mtime=@0 -P -h "$@"
+        if ((zonly)); then
+            printf '%s\t-\t-\t%s\n' "$(stat -c %s "$tmp")" "$(zstd -19 -T0 -q -c "$tmp" | wc -c)" >"$c.tmp"
+        else
+            printf '%s\t%s\t%s\t%s\n' "$(stat -c %s "$tmp")" "$(gzip -9 -c "$tmp" | wc -c)" \
+                "$(xz -6 -T0 -c "$tmp" | wc -c)" "$(zstd -19 -T0 -q -c "$tmp" | wc -c)" >"$c.tmp"
+        fi
+        mv "$c.tmp" "$c"
+        rm -f "$tmp"
+    fi
+    cat "$c"
+}
+command -v zstd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zstd >&2
+
+# per emulator, the default payload
+for f in "$BUILD"/qemu/qemu-*; do
+    printf '%s\t%s\n' "${f##*/}" "$(stat -c %s "$f")"
+done | sort -t$'\t' -k2,2nr >"$T/per-emulator.tsv"
+
+# totals per payload (same set of targets as the default payload where it has them)
+mapfile -t names < <(cd "$BUILD/qemu" && ls qemu-*)
+{
+    printf 'payload\tfiles\traw\tgzip -9\txz -6\tzstd -19\n'
+    printf 'qemu-10 (default, %s targets)\t%s\t%s\n' "${#names[@]}" "${#names[@]}" "$(comp "$BUILD"/qemu/qemu-*)"
+    fs=()
+    for n in "${names[@]}"; do [[ -e /usr/bin/$n-static ]] && fs+=("$(readlink -f "/usr/bin/$n-static")"); done
+    printf 'qemu-72 (bookworm, same targets)\t%s\t%s\n' "${#fs[@]}" "$(comp -z "${fs[@]}")"
+    fs=()
+    for n in "${names[@]}"; do [[ -e $CACHE/qemu-sid/usr/bin/$n ]] && fs+=("$CACHE/qemu-sid/usr/bin/$n"); done
+    ((${#fs[@]})) && printf 'qemu-11 (sid, same targets)\t%s\t%s\n' "${#fs[@]}" "$(comp -z "${fs[@]}")"
+    # BuildKit's probe set: arm64 riscv64 ppc64le s390x 386 mips64el loong64 arm
+    fs=()
+    for c in aarch64 riscv64 ppc64le s390x mips64el loongarch64 arm; do fs+=("$BUILD/qemu/qemu-$c"); done
+    printf 'qemu-10, the 7 emulators of tonistiigi/binfmt'"'"'s common set\t%s\t%s\n' "${#fs[@]}" "$(comp "${fs[@]}")"
+    out=$(ls -d "$CACHE"/build/*/out 2>/dev/null | tail -n1)
+    if [[ -n $out && -x $out/qemu-aarch64-nopie ]]; then
+        printf 'qemu-10 aarch64 as Debian builds it\t1\t%s\n' "$(comp "$BUILD/qemu/qemu-aarch64")"
+        printf 'qemu-10 aarch64 rebuilt without capstone, static-pie\t1\t%s\n' "$(comp "$out/qemu-aarch64-pie")"
+        printf 'qemu-10 aarch64 rebuilt without capstone, static (no PIE)\t1\t%s\n' "$(comp "$out/qemu-aarch64-nopie")"
+    fi
+} >"$T/totals.tsv"
+
+# The installer image, when another engineer's `make image` has built it.
+{
+    if command -v buildah >/dev/null; then
+        buildah images --format '{{.Name}}:{{.Tag}}|{{.Size}}' 2>/dev/null | grep -i binfmt-installer | tr '|' '\t' || true
+    fi
+    for s in /run/docker.sock /run/binfmt-e2e-docker.sock; do
+        [[ -S $s ]] && docker -H "unix://$s" images --format '{{.Repository}}:{{.Tag}}|{{.Size}}' 2>/dev/null | grep -i binfmt-installer | tr '|' '\t' || true
+    done
+} | sort -u >"$T/images.tsv"
+b_log "size: $(wc -l <"$T/per-emulator.tsv") emulators; images found: $(wc -l <"$T/images.tsv")"

@@ -1,0 +1,146 @@
+#!/bin/bash
+# Sections 4 and 5: RUN-like workloads in the arm64 and riscv64 busybox rootfs
+# (bench/rootfs.sh: shell loop, sha256 of 64 MiB, 300 fork+exec of foreign children,
+# tar+gzip of 2000 files), alternated per workload (altbench):
+#   section "work":    emu-run vs bare QEMU vs proot -q vs native, the default payload
+#                      (build/qemu); chroot+binfmt with it is the "version" row qemu-10
+#   section "version": chroot+binfmt with each payload (7.2 bookworm, 10.0 trixie,
+#                      11.x sid, and the 10.0 rebuilds of bench/qemu-build.sh if cached)
+# plus a correctness sweep (part "check"): every runner's and payload's output (the
+# first timed run's) must equal the native stand-in's (the host's busybox-static), and
+# part "debian": ldconfig and dpkg --version in an arm64 Debian root per payload.
+#   bench/workloads.sh [RUNS] [work|version|debian|check ...]
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+runs=${1:-$(b_runs 3 1)}
+shift || true
+parts=("$@")
+((${#parts[@]})) || parts=(work version debian check)
+EMU=$BUILD/bin/emu-run
+WORKLOADS=(${BENCH_WORKLOADS:-loop sha forkexec targz})
+ARCHES=(${BENCH_ARCHES:-arm64 riscv64})
+PAYLOADS=(${BENCH_PAYLOADS:-$(payloads_available)})
+# 10pie behaves as 10nopie once started; the workloads compare 10nopie only (execcost has both).
+VPAYLOADS=()
+for v in "${PAYLOADS[@]}"; do [[ $v == 10pie ]] || VPAYLOADS+=("$v"); done
+trap holders_stop EXIT
+for a in "${ARCHES[@]}"; do b_magic "$(deb2cpu "$a")" >/dev/null; done
+
+# One holder per payload, registering that payload's emulators for every arch.
+for v in "${PAYLOADS[@]}"; do
+    regs=()
+    for a in "${ARCHES[@]}"; do
+        c=$(deb2cpu "$a")
+        regs+=("$(b_reg "qemu-$c" "$c" "$(payload_qemu "$v" "$c")")")
+    done
+    holder_start "p$v" "${regs[@]}"
+done
+emu_ok=0
+if [[ -x $EMU ]] && "$EMU" --arch arm64 --rootfs "$ROOTFS_DIR/arm64" -- /bin/true >/dev/null 2>&1; then
+    emu_ok=1
+else
+    b_fact work.emu-run "pending: $EMU missing or failing"
+fi
+
+# row LABEL RUNNER ARCH WORKLOAD [PAYLOAD] -> "LABEL=command" for altbench
+row() {
+    local label=$1 runner=$2 a=$3 w=$4 v=${5:-10} R=$ROOTFS_DIR/$3 c
+    c=$(deb2cpu "$a")
+    local Q
+    Q=$(payload_qemu "$v" "$c")
+    case $runner in
+    native) echo "$label=W=$R/work BB=/bin/busybox /bin/busybox sh $R/work/$w.sh" ;;
+    bare) echo "$label=W=$R/work BB=$R/bin/busybox $(in_holder "p$v") $Q $R/bin/busybox sh $R/work/$w.sh" ;;
+    chroot) echo "$label=W=/work BB=/bin/busybox $(in_holder "p$v") chroot $R /bin/sh /work/$w.sh" ;;
+    emu-run) echo "$label=$EMU --arch $a --rootfs $R --qemu $Q -e W=/work -e BB=/bin/busybox -- /bin/sh /work/$w.sh" ;;
+    proot) echo "$label=W=/work BB=/bin/busybox proot -q $Q -r $R -w /work /bin/sh /work/$w.sh" ;;
+    esac
+}
+
+# Run one row's command once, printing its stdout (for the correctness sweep).
+run_once() {
+    local spec=${1#*=}
+    eval "$spec" 2>/dev/null </dev/null
+}
+
+for part in "${parts[@]}"; do
+    case $part in
+    work)
+        for a in "${ARCHES[@]}"; do
+            for w in "${WORKLOADS[@]}"; do
+                rows=()
+                ((emu_ok)) && rows+=("$(row "$a/$w/emu-run" emu-run "$a" "$w")")
+                rows+=("$(row "$a/$w/bare-qemu" bare "$a" "$w")"
+                    "$(row "$a/$w/proot-q" proot "$a" "$w")"
+                    "$(row "$a/$w/native" native "$a" "$w")")
+                for r in "${rows[@]}"; do b_cmd work "${r%%=*}" "${r#*=}"; done
+                mkdir -p "$RESULTS/out/work"
+                ab work -r "$runs" -w 1 -k -O "$RESULTS/out/work" "${rows[@]}"
+            done
+        done
+        ;;
+    version)
+        for a in "${ARCHES[@]}"; do
+            for w in "${WORKLOADS[@]}"; do
+                rows=()
+                for v in "${VPAYLOADS[@]}"; do rows+=("$(row "$a/$w/qemu-$v" chroot "$a" "$w" "$v")"); done
+                if [[ $a == arm64 && ${BENCH_CPU_ROW:-1} == 1 ]]; then
+                    # the default payload with other CPU models than its default (max):
+                    # an ARMv8.0 core
+                    r=$(row "$a/$w/qemu-10 cpu:cortex-a53" chroot "$a" "$w" 10)
+                    rows+=("${r%%=*}=QEMU_CPU=cortex-a53 ${r#*=}")
+                    # all of max's features, with the cheap implementation-defined PAuth
+                    r=$(row "$a/$w/qemu-10 cpu:max+pauth-impdef" chroot "$a" "$w" 10)
+                    rows+=("${r%%=*}=QEMU_CPU=max,pauth-impdef=on ${r#*=}")
+                fi
+                for r in "${rows[@]}"; do b_cmd version "${r%%=*}" "${r#*=}"; done
+                mkdir -p "$RESULTS/out/version"
+                ab version -r "$runs" -w 1 -k -O "$RESULTS/out/version" "${rows[@]}"
+            done
+        done
+        ;;
+    check)
+        # The correctness sweep: the first timed run's output of every runner and payload
+        # must equal the native stand-in's.
+        out=$RESULTS/correctness.tsv
+        for a in "${ARCHES[@]}"; do
+            for w in "${WORKLOADS[@]}"; do
+                ref=$RESULTS/out/work/${a}_${w}_native.out
+                [[ -f $ref ]] || continue
+                printf '%s\t%s\t%s\t%s\t%s\n' "$a" "$w" native "$(tr '\n' ' ' <"$ref")" ok >>"$out"
+                for f in "$RESULTS"/out/work/"${a}_${w}"_*.out "$RESULTS"/out/version/"${a}_${w}"_*.out; do
+                    [[ -f $f && $f != "$ref" ]] || continue
+                    r=${f##*/}; r=${r#"${a}_${w}_"}; r=${r%.out}
+                    [[ $f == */version/* ]] && r="chroot+binfmt/$r"
+                    printf '%s\t%s\t%s\t%s\t%s\n' "$a" "$w" "$r" "$(tr '\n' ' ' <"$f")" \
+                        "$(cmp -s "$f" "$ref" && echo ok || echo MISMATCH)" >>"$out"
+                done
+            done
+        done
+        b_log "correctness: $(grep -c MISMATCH "$out" || true) mismatches"
+        ;;
+    debian)
+        # ldconfig and dpkg --version in an arm64 Debian root, chroot+binfmt per payload:
+        # timed (alternated) and checked (dpkg's output, ld.so.cache identical everywhere).
+        D=$CACHE/debroot-arm64
+        if [[ ! -x $D/usr/bin/dpkg ]]; then
+            b_fact debian.skipped "no arm64 Debian root (bench/rootfs.sh: mmdebstrap failed or BENCH_DEBROOT=0)"
+            continue
+        fi
+        b_fact debian.root "$D: mmdebstrap --variant=extract --arch=arm64 --include=libc-bin,dpkg,coreutils,bash bookworm"
+        rows=()
+        for v in "${VPAYLOADS[@]}"; do
+            rows+=("ldconfig/qemu-$v=$(in_holder "p$v") chroot $D /sbin/ldconfig"
+                "dpkg--version/qemu-$v=$(in_holder "p$v") chroot $D /usr/bin/dpkg --version")
+            rm -f "$D/etc/ld.so.cache"
+            dv=$(holder_run "p$v" chroot "$D" /usr/bin/dpkg --version 2>&1) || dv="FAILED: $dv"
+            dv=${dv%%$'\n'*}
+            holder_run "p$v" chroot "$D" /sbin/ldconfig >/dev/null 2>&1 && lc=$(sha256sum <"$D/etc/ld.so.cache" | cut -c1-16) || lc=FAILED
+            printf '%s\t%s\t%s\t%s\t%s\n' arm64 debian-root "chroot/$v" "$dv; ld.so.cache $lc" \
+                "$([[ $dv == *"(arm64)"* && $lc != FAILED ]] && echo ok || echo MISMATCH)" >>"$RESULTS/correctness.tsv"
+        done
+        for r in "${rows[@]}"; do b_cmd debian "${r%%=*}" "${r#*=}"; done
+        ab debian -r "$(b_runs 11 3)" -w 1 -k "${rows[@]}"
+        ;;
+    esac
+done
