@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -21,225 +20,25 @@
 #include "binfmtfs.h"
 #include "detect.h"
 #include "interp.h"
+#include "options.h"
 #include "plan.h"
 #include "status.h"
 #include "targets.h"
 #include "util.h"
 
-/* Exit codes (documented in README.md and binfmt(8)). */
-enum {
-	EXIT_OK = 0,       /* everything asked for is done */
-	EXIT_FAILED = 1,   /* a registration failed; this run's changes were rolled back */
-	EXIT_USAGE = 2,    /* bad option or name; nothing changed */
-	EXIT_ENV = 3,      /* environment or permission problem; nothing changed */
-	EXIT_PARTIAL = 4,  /* some items were left alone (conflicts); the rest is done */
-};
-
-enum {
-	OPT_QEMU_PATH = CHAR_MAX + 1,
-	OPT_FLAGS,
-	OPT_CREDENTIAL,
-	OPT_EXPORT,
-	OPT_INSPECT,
-};
-
-struct options {
-	char *install;
-	char *uninstall;
-	const char *mount;
-	const char *qemu_path;
-	const char *flags;
-	const char *export_dir;
-	bool credential, force, dry_run, verbose, inspect, version;
-};
-
-static const char *prog = "binfmt";
-
-static void usage(void)
-{
-	printf("Usage:\n"
-	       " %s [options]\n"
-	       "\n"
-	       "Register QEMU user-mode emulators in binfmt_misc so foreign-architecture Linux\n"
-	       "binaries run on this host. Without an action, print the status JSON; its\n"
-	       "\"supported\" list comes from running a tiny probe program per platform.\n"
-	       "\n"
-	       "Options:\n"
-	       " -i, --install LIST|all     register emulators (LIST: comma-separated names such as\n"
-	       "                            arm64,linux/arm/v7,riscv64,ppc64el,qemu-s390x)\n"
-	       " -u, --uninstall LIST|all   remove entries; 'all' removes QEMU handlers only, other\n"
-	       "                            entries (WSLInterop, python3.x...) only by exact name\n"
-	       " -m, --mount DIR            binfmt_misc mount point (default %s)\n"
-	       "     --qemu-path DIR[:DIR]  where the emulators are (default: the staged payload,\n"
-	       "                            then /usr/bin); also QEMU_BINARY_PATH\n"
-	       "     --flags FLAGS          binfmt_misc flags for new entries (default FP): F opens the\n"
-	       "                            emulator now so it works in containers, P keeps argv[0],\n"
-	       "                            O passes an fd to the binary\n"
-	       "     --credential           add the C flag: setuid/setgid foreign binaries then run\n"
-	       "                            with their owner's credentials - inside QEMU, which was\n"
-	       "                            never designed to run setuid, so any local user can use\n"
-	       "                            its bugs to gain root. Use only when a build needs sudo/su\n"
-	       "                            inside emulated containers, on machines you trust.\n"
-	       " -f, --force                replace conflicting entries (restored if replacing fails)\n"
-	       " -n, --dry-run              print the register strings, change nothing\n"
-	       "     --export DIR           write binfmt.d(5) files for --install LIST into DIR\n"
-	       "                            instead of registering (systemd-binfmt applies them at boot)\n"
-	       "     --inspect              print a JSON report per platform: supported or not, the\n"
-	       "                            entry and emulator serving it, its QEMU version, and why not\n"
-	       " -v, --verbose              say what was mounted and which emulators were chosen\n"
-	       " -h, --help                 display this help\n"
-	       " -V, --version              display version\n"
-	       "\n"
-	       "Environment:\n"
-	       " QEMU_BINARY_PATH     emulator directory (as --qemu-path)\n"
-	       " QEMU_BINARY_PREFIX   prefix for emulator file and entry names (e.g. buildkit-)\n"
-	       " QEMU_PRESERVE_ARGV0  empty, 0, false or no: register without P; anything else: with P\n"
-	       " BINFMT_PROBE_TIMEOUT_MS  how long one platform probe may run (default 3000)\n"
-	       "\n"
-	       "Exit status: 0 done; 1 a registration failed and this run was rolled back;\n"
-	       "2 usage error; 3 environment or permission problem; 4 some items conflicted\n"
-	       "and were left alone. In cases 2 and 3 nothing was changed.\n",
-	       prog, BINFMTFS_DEFAULT_MOUNT);
-}
+/* How long a run waits for another one changing the same instance. */
+#define LOCK_TIMEOUT_MS 60000
 
 static void warnx_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warnx_line(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
+	fprintf(stderr, "%s: ", cli_prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
-	return EXIT_USAGE;
-}
-
-/* tonistiigi/binfmt is a Go program: its users type -install all. */
-static void translate_go_style(int argc, char **argv)
-{
-	static const char *const go_opts[] = { "-install", "-uninstall", "-mount", "-version" };
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			return;
-		for (size_t j = 0; j < ARRAY_SIZE(go_opts); j++) {
-			size_t l = strlen(go_opts[j]);
-			if (!strncmp(argv[i], go_opts[j], l) && (argv[i][l] == '\0' || argv[i][l] == '=')) {
-				char *s;
-				if (asprintf(&s, "-%s", argv[i]) >= 0)
-					argv[i] = s; /* lives until exit */
-			}
-		}
-	}
-}
-
-/* Repeated --install/--uninstall accumulate rather than silently override. */
-static int append_list(char **list, const char *more)
-{
-	char *s;
-
-	if (!*list)
-		return (*list = strdup(more)) ? 0 : -ENOMEM;
-	if (asprintf(&s, "%s,%s", *list, more) < 0)
-		return -ENOMEM;
-	free(*list);
-	*list = s;
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-		{ "install", required_argument, NULL, 'i' },
-		{ "uninstall", required_argument, NULL, 'u' },
-		{ "mount", required_argument, NULL, 'm' },
-		{ "qemu-path", required_argument, NULL, OPT_QEMU_PATH },
-		{ "flags", required_argument, NULL, OPT_FLAGS },
-		{ "credential", no_argument, NULL, OPT_CREDENTIAL },
-		{ "export", required_argument, NULL, OPT_EXPORT },
-		{ "inspect", no_argument, NULL, OPT_INSPECT },
-		{ "force", no_argument, NULL, 'f' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	translate_go_style(argc, argv);
-	while ((c = getopt_long(argc, argv, "i:u:m:fnvhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-		case 'u':
-			if (append_list(c == 'i' ? &o->install : &o->uninstall, optarg) < 0)
-				return EXIT_ENV;
-			break;
-		case 'm': o->mount = optarg; break;
-		case OPT_QEMU_PATH: o->qemu_path = optarg; break;
-		case OPT_FLAGS: o->flags = optarg; break;
-		case OPT_CREDENTIAL: o->credential = true; break;
-		case OPT_EXPORT: o->export_dir = optarg; break;
-		case OPT_INSPECT: o->inspect = true; break;
-		case 'f': o->force = true; break;
-		case 'n': o->dry_run = true; break;
-		case 'v': o->verbose = true; break;
-		case 'h': usage(); exit(EXIT_OK);
-		case 'V':
-			o->version = true;
-			break;
-		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (o->inspect && (o->install || o->uninstall))
-		return usage_error("%s", "--inspect reports only: run it without --install/--uninstall");
-	if (o->export_dir && !o->install)
-		return usage_error("%s", "--export needs --install LIST|all to know what to export");
-	if (o->export_dir && (o->uninstall || o->dry_run))
-		return usage_error("%s", "--export writes files only: it does not combine with --uninstall or --dry-run");
-	return -1;
-}
-
-/* Flags for new entries: --flags, QEMU_PRESERVE_ARGV0, --credential. */
-static int resolve_flags(const struct options *o, char out[8])
-{
-	const char *env = getenv("QEMU_PRESERVE_ARGV0");
-	char raw[16];
-
-	if (o->flags && strchr(o->flags, 'C'))
-		return usage_error("%s", "the C flag is an explicit opt-in: use --credential (see --help for the risk)");
-	snprintf(raw, sizeof(raw), "%s", o->flags ? o->flags : "FP");
-	if (strlen(o->flags ? o->flags : "") > 4 || entry_flags_normalize(raw, out) < 0)
-		return usage_error("invalid --flags '%s': use letters F, P and O, each at most once", o->flags);
-	if (env && !o->flags) {
-		bool off = !*env || !strcmp(env, "0") || !strcasecmp(env, "false") || !strcasecmp(env, "no");
-		char *p = strchr(raw, 'P');
-		if (off && p)
-			memmove(p, p + 1, strlen(p));
-		else if (!off && !p)
-			strcat(raw, "P");
-	}
-	if (o->credential)
-		strcat(raw, "C");
-	entry_flags_normalize(raw, out);
-	return -1;
 }
 
 static int check_qemu_dirs(const struct interp_search *s, const char *given)
@@ -250,7 +49,7 @@ static int check_qemu_dirs(const struct interp_search *s, const char *given)
 		return -1;
 	for (size_t i = 0; i < s->ndirs; i++)
 		if (stat(s->dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
-			return usage_error("emulator directory '%s' does not exist: fix --qemu-path or QEMU_BINARY_PATH",
+			return options_usage_error("emulator directory '%s' does not exist: fix --qemu-path or QEMU_BINARY_PATH",
 					   s->dirs[i]);
 	return -1;
 }
@@ -273,12 +72,16 @@ static int print_status(struct binfmtfs *fs, const struct target *host, const ch
 	struct detect_result rs[32];
 	struct bi_error err = { 0 };
 	size_t n = 0;
+	bool enabled;
 	json_t *j;
 
 	if (bfs_list(fs, &entries, &n, &err) < 0) {
 		warnx_line("%s", err.msg);
 		return EXIT_ENV;
 	}
+	if (bfs_status_enabled(fs, &enabled) == 0 && !enabled)
+		warnx_line("binfmt_misc is disabled (%s/status): the kernel uses none of its entries; "
+			   "'echo 1 > %s/status' enables them", fs->path, fs->path);
 	if (probes_count() <= ARRAY_SIZE(rs) && detect_run(rs, probe_options(), &err) == 0) {
 		j = inspect ? status_inspect_json(rs, probes_count(), entries, n)
 			    : status_json_detected(rs, probes_count(), entries, n, prefix);
@@ -418,6 +221,27 @@ static int check_writable(struct binfmtfs *fs)
 	return EXIT_ENV;
 }
 
+/* Which targets already run here, from the probes; false when unknown. */
+static bool probe_runs(bool *runs, size_t n)
+{
+	struct detect_result rs[32];
+
+	if (probes_count() > ARRAY_SIZE(rs) || detect_run(rs, probe_options(), NULL) < 0)
+		return false;
+	memset(runs, 0, n * sizeof(*runs));
+	for (size_t i = 0; i < probes_count(); i++) {
+		const struct target *t = target_by_cpu(rs[i].probe->cpu);
+		if (!detect_passed(&rs[i]) || !t)
+			continue;
+		for (size_t k = 0; k < n && k < targets_count(); k++)
+			/* The kernel's IA32 loader takes EM_486 like EM_386: one probe
+			 * answers for both. */
+			if (target_at(k) == t || (!strcmp(t->cpu, "i386") && !strcmp(target_at(k)->cpu, "i486")))
+				runs[k] = true;
+	}
+	return true;
+}
+
 static int run_changes(const struct options *o, struct plan_request *rq, const struct target *host)
 {
 	/* A dry run mounts (to see the instance a container shares with its host)
@@ -429,6 +253,7 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	struct binfmtfs fs;
 	struct plan p;
 	size_t n = 0;
+	bool enabled, runs[64];
 	int r, rc;
 
 	/* Names and emulators first: bad input fails before anything is touched.
@@ -456,6 +281,25 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	if (!o->dry_run && (rc = check_writable(&fs)) >= 0)
 		goto out_close;
 	rc = EXIT_ENV;
+	/* Someone switched binfmt_misc off for the whole instance: the kernel uses
+	 * no entry, so nothing installed would run. Switching it back on changes
+	 * every other handler too: that is the administrator's call, not ours. */
+	if (o->install && bfs_status_enabled(&fs, &enabled) == 0 && !enabled) {
+		warnx_line("binfmt_misc is disabled (%s/status): the kernel uses none of its entries, so nothing "
+			   "installed would run; nothing was changed. Enable it with 'echo 1 > %s/status' (that "
+			   "enables every handler) and run again", fs.path, fs.path);
+		goto out_close;
+	}
+	/* Concurrent runs (boot units, parallel CI jobs) take turns: each reads,
+	 * plans and applies against what the previous one left. */
+	if (!o->dry_run && bfs_lock(&fs, LOCK_TIMEOUT_MS, &err) < 0) {
+		warnx_line("%s", err.msg);
+		goto out_close;
+	}
+	/* What already runs decides what "all" skips: probed under the lock, or a
+	 * run that finishes meanwhile would make the answer stale. */
+	if (o->install && targets_count() <= ARRAY_SIZE(runs) && probe_runs(runs, ARRAY_SIZE(runs)))
+		rq->runs = runs;
 	if (bfs_list(&fs, &entries, &n, &err) < 0) {
 		warnx_line("%s", err.msg);
 		goto out_close;
@@ -471,6 +315,7 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 		rc = plan_has_conflicts(&p) ? EXIT_PARTIAL : EXIT_OK;
 	} else {
 		r = plan_apply(&p, &fs, &err);
+		bfs_unlock(&fs);
 		print_plan(&p, false, r < 0, o->verbose);
 		rc = r < 0 ? EXIT_FAILED : plan_has_conflicts(&p) ? EXIT_PARTIAL : EXIT_OK;
 		if (p.rollback_error[0])
@@ -480,6 +325,7 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	}
 	plan_free(&p);
 out_close:
+	rq->runs = NULL; /* runs[] ends with this function */
 	if (o->dry_run)
 		bfs_close_unmount(&fs);
 	else
@@ -500,7 +346,13 @@ static int run_status(const struct options *o, const struct target *host, const 
 		warnx_line("%s", err.msg);
 		return EXIT_ENV;
 	}
-	if (fs.dirfd < 0 && o->verbose)
+	/* "supported" comes from probes and is true either way; "emulators" needs
+	 * the registry, which an unprivileged container cannot mount: say so. */
+	if (fs.dirfd < 0 && !bo.may_mount)
+		warnx_line("note: binfmt_misc is not mounted at %s and mounting it needs CAP_SYS_ADMIN: "
+			   "\"emulators\" cannot list the registered emulators (run as root, or the container "
+			   "with --privileged)", fs.path);
+	else if (fs.dirfd < 0 && o->verbose)
 		warnx_line("binfmt_misc is not mounted at %s", fs.path);
 	if (o->verbose && fs.note[0])
 		warnx_line("%s", fs.note);
@@ -529,27 +381,6 @@ static int print_version(const struct interp_search *s, const struct target *hos
 	return EXIT_OK;
 }
 
-/* Which targets already run here, from the probes; false when unknown. */
-static bool probe_runs(bool *runs, size_t n)
-{
-	struct detect_result rs[32];
-
-	if (probes_count() > ARRAY_SIZE(rs) || detect_run(rs, probe_options(), NULL) < 0)
-		return false;
-	memset(runs, 0, n * sizeof(*runs));
-	for (size_t i = 0; i < probes_count(); i++) {
-		const struct target *t = target_by_cpu(rs[i].probe->cpu);
-		if (!detect_passed(&rs[i]) || !t)
-			continue;
-		for (size_t k = 0; k < n && k < targets_count(); k++)
-			/* The kernel's IA32 loader takes EM_486 like EM_386: one probe
-			 * answers for both. */
-			if (target_at(k) == t || (!strcmp(t->cpu, "i386") && !strcmp(target_at(k)->cpu, "i486")))
-				runs[k] = true;
-	}
-	return true;
-}
-
 static int run(struct options *o)
 {
 	struct interp_search search;
@@ -561,16 +392,16 @@ static int run(struct options *o)
 	const struct target *host;
 	int rc;
 
-	if ((rc = resolve_flags(o, flags)) >= 0)
+	if ((rc = options_resolve_flags(o, flags)) >= 0)
 		return rc;
 	prefix = prefix ? prefix : "";
 	if (*prefix && !entry_name_valid(prefix))
-		return usage_error("QEMU_BINARY_PREFIX '%s' cannot be part of an entry name", prefix);
+		return options_usage_error("QEMU_BINARY_PREFIX '%s' cannot be part of an entry name", prefix);
 	qpath = o->qemu_path ? o->qemu_path : getenv("QEMU_BINARY_PATH");
 	if (qpath && !*qpath)
 		qpath = NULL; /* set but empty: the default search, as tonistiigi/binfmt does */
 	if (interp_search_init(&search, qpath, prefix) < 0)
-		return usage_error("invalid emulator path '%s'", qpath ? qpath : "");
+		return options_usage_error("invalid emulator path '%s'", qpath ? qpath : "");
 	if ((rc = check_qemu_dirs(&search, qpath)) >= 0)
 		return rc;
 	uname(&u);
@@ -589,20 +420,18 @@ static int run(struct options *o)
 	};
 	if (o->export_dir)
 		return run_export(o, &rq);
-	bool runs[64];
-	if (o->install && targets_count() <= ARRAY_SIZE(runs) && probe_runs(runs, ARRAY_SIZE(runs)))
-		rq.runs = runs;
 	return run_changes(o, &rq, host);
 }
 
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	int rc = parse_args(argc, argv, &o);
+	int rc = options_parse(argc, argv, &o);
 
-	if (rc < 0)
+	if (o.help)
+		options_usage();
+	else if (rc < 0)
 		rc = run(&o);
-	free(o.install);
-	free(o.uninstall);
+	options_free(&o);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -460,6 +461,7 @@ static int read_file_at(int dirfd, const char *name, char *buf, size_t n)
 int bfs_read_entry(struct binfmtfs *fs, const char *name, struct binfmt_entry *e)
 {
 	char text[8192];
+	struct stat st;
 	int r;
 
 	if (fs->dirfd < 0)
@@ -469,7 +471,11 @@ int bfs_read_entry(struct binfmtfs *fs, const char *name, struct binfmt_entry *e
 	r = read_file_at(fs->dirfd, name, text, sizeof(text));
 	if (r < 0)
 		return r;
-	return entry_parse(name, text, e);
+	r = entry_parse(name, text, e);
+	/* binfmt_misc sets an entry inode's times once, when it registers it. */
+	if (r == 0 && fstatat(fs->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		e->registered_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	return r;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -634,4 +640,28 @@ int bfs_status_enabled(struct binfmtfs *fs, bool *enabled)
 		return r;
 	*enabled = !strncmp(buf, "enabled", 7);
 	return 0;
+}
+
+int bfs_lock(struct binfmtfs *fs, unsigned timeout_ms, struct bi_error *err)
+{
+	if (fs->dirfd < 0)
+		return 0;
+	for (unsigned waited = 0;; waited += 10) {
+		if (flock(fs->dirfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		/* Filesystems without flock: nothing to serialize with. */
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return 0;
+		if (waited >= timeout_ms)
+			return bi_error_set(err, -ETIMEDOUT,
+					    "another binfmt has been changing %s for %u s: try again when it is done",
+					    fs->path, timeout_ms / 1000);
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+}
+
+void bfs_unlock(struct binfmtfs *fs)
+{
+	if (fs->dirfd >= 0)
+		flock(fs->dirfd, LOCK_UN);
 }

@@ -57,6 +57,16 @@ int bfs_restore(struct binfmtfs *fs, const struct binfmt_entry *e, struct bi_err
 /* Whole-instance switch from the status file. */
 int bfs_status_enabled(struct binfmtfs *fs, bool *enabled);
 
+/*
+ * Serialize changes with other binfmt runs on the same instance (flock on its
+ * root directory, shared by every mount of the instance), waiting up to
+ * timeout_ms. Read, plan and apply under it, so concurrent runs each plan
+ * against what the previous one left. Released by bfs_unlock or bfs_close.
+ * Returns 0, or -ETIMEDOUT with err set.
+ */
+int bfs_lock(struct binfmtfs *fs, unsigned timeout_ms, struct bi_error *err);
+void bfs_unlock(struct binfmtfs *fs);
+
 /* Helpers the CLIs share. */
 bool bfs_have_cap_sys_admin(void);
 /* Kernel version as major*1000+minor (6.7 -> 6007); 0 when unknown. */

@@ -336,6 +336,8 @@ int detect_run(struct detect_result *rs, const struct detect_options *o, struct 
 			rs[i].amd64_level = !strcmp(p->cpu, "x86_64") ? detect_amd64_level() : 0;
 			continue;
 		}
+		if (o && o->select && !o->select[i])
+			continue;
 		if ((r = write_probe(dir, p)) < 0) {
 			rs[i].detail = -r;
 			continue;

@@ -38,6 +38,9 @@ struct detect_result {
 struct detect_options {
 	unsigned timeout_ms;  /* per probe; 0: default (3000) */
 	bool sequential;      /* one probe at a time (for comparison) */
+	/* Indexed like probe_at(): run only these (others stay DETECT_NOT_RUN).
+	 * NULL: every probe. */
+	const bool *select;
 };
 
 /* x86-64 micro-architecture level of this CPU (1..4), 0 when not x86-64. */

@@ -33,7 +33,7 @@ int entry_flags_normalize(const char *in, char out[8])
 /* Flags as printed by some kernel: keep the letters we know, ignore others. */
 static void parse_flags_tolerant(const char *s, char out[8])
 {
-	char known[8];
+	char known[8] = "";
 	size_t k = 0;
 
 	for (; *s && k < 4; s++)
@@ -176,7 +176,9 @@ static bool field_valid(const char *s)
  * Needed to restore entries other tools registered with another delimiter. */
 static char pick_delimiter(const struct binfmt_entry *e)
 {
-	static const char cands[] = ":|#!@%,;=+~^";
+	/* '#' and ';' last: a binfmt.d(5) line starting with either is a comment,
+	 * so an exported entry would silently not be registered at boot. */
+	static const char cands[] = ":|!@%,=+~^#;";
 
 	for (const char *c = cands; *c; c++)
 		if (!strchr(e->name, *c) && !strchr(e->interpreter, *c) &&
@@ -197,7 +199,9 @@ static bool entry_valid(const struct binfmt_entry *e)
 		return e->extension[0] && field_valid(e->extension) && !strchr(e->extension, '/');
 	if (e->type != 'M' || e->magic_len == 0)
 		return false;
-	if (e->mask_len && e->mask_len != e->magic_len)
+	/* The arrays hold ENTRY_MAGIC_MAX bytes: a longer length is a corrupt
+	 * struct, never something to escape into a fixed buffer. */
+	if (e->magic_len > ENTRY_MAGIC_MAX || (e->mask_len && e->mask_len != e->magic_len))
 		return false;
 	/* Kernels since 5.1 accept offset + size up to 256 (128 before). Our own
 	 * entries are far below either; others' entries are restored as they were. */

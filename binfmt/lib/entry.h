@@ -32,6 +32,9 @@ struct binfmt_entry {
 	char extension[ENTRY_MAGIC_MAX + 1];
 	char interpreter[4096];
 	char flags[8];             /* normalized: subset of "POCF" in that order */
+	/* When the kernel created the entry (its file's ctime), in ns; 0 when
+	 * unknown. Set by bfs_read_entry; with F it dates the pinned interpreter. */
+	long long registered_ns;
 };
 
 /*

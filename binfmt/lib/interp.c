@@ -132,15 +132,12 @@ static bool has_pt_interp(Elf *elf)
 	return false;
 }
 
-static int elf_facts(int fd, unsigned *machine, unsigned *cls, unsigned *type, bool *dynamic)
+/* Consumes elf (NULL allowed: not ELF). */
+static int elf_facts_of(Elf *elf, unsigned *machine, unsigned *cls, unsigned *type, bool *dynamic)
 {
-	Elf *elf;
 	GElf_Ehdr eh;
 	int r = 0;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOSYS;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf)
 		return -ENOEXEC;
 	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
@@ -153,6 +150,26 @@ static int elf_facts(int fd, unsigned *machine, unsigned *cls, unsigned *type, b
 	}
 	elf_end(elf);
 	return r;
+}
+
+static int elf_facts(int fd, unsigned *machine, unsigned *cls, unsigned *type, bool *dynamic)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOSYS;
+	return elf_facts_of(elf_begin(fd, ELF_C_READ, NULL), machine, cls, type, dynamic);
+}
+
+int interp_elf_facts(const void *image, size_t n, struct interp_elf *out)
+{
+	_cleanup_free_ char *copy = NULL;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOSYS;
+	/* libelf may convert a foreign-endian image in place: work on a copy. */
+	if (!(copy = malloc(n ? n : 1)))
+		return -ENOMEM;
+	memcpy(copy, image, n);
+	return elf_facts_of(elf_memory(copy, n), &out->machine, &out->elf_class, &out->type, &out->dynamic);
 }
 
 int interp_host_machine(unsigned *machine, unsigned *elf_class)
@@ -182,8 +199,8 @@ static int check_owner(const char *path, const struct stat *st, struct bi_error 
 int interp_verify(const char *path, const struct interp_policy *p, struct bi_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	unsigned machine, cls, type, host_machine, host_class;
-	bool dynamic;
+	unsigned machine = 0, cls = 0, type = 0, host_machine = 0, host_class = 0;
+	bool dynamic = true;
 	struct stat st;
 	int r;
 

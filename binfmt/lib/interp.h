@@ -63,6 +63,14 @@ int interp_find_verified(const struct interp_search *s, const char *cpu, const s
  */
 int interp_qemu_version(const char *path, char *out, size_t n);
 
+/* What interp_verify reads from an ELF image, from memory (for the fuzzer and
+ * for tests: the same libelf calls as on a file). Returns 0 or -ENOEXEC. */
+struct interp_elf {
+	unsigned machine, elf_class, type;
+	bool dynamic;              /* has PT_INTERP, or unreadable program headers */
+};
+int interp_elf_facts(const void *image, size_t n, struct interp_elf *out);
+
 /* e_machine and ELF class of this very program (the host the tool was built for). */
 int interp_host_machine(unsigned *machine, unsigned *elf_class);
 

@@ -106,7 +106,7 @@ static bool already_planned(const struct plan *p, bool install, const struct tar
 		const struct plan_item *it = &p->items[i];
 		if (it->install != install)
 			continue;
-		if (t ? it->target == t : (!it->target && !strcmp(it->old[0].name, name)))
+		if (t ? it->target == t : (!it->target && name && !strcmp(it->old[0].name, name)))
 			return true;
 	}
 	return false;
@@ -487,6 +487,34 @@ static void undo_item(struct plan *p, struct plan_item *it, struct binfmtfs *fs)
 	it->applied = false;
 }
 
+/*
+ * EEXIST registering want: another process (a concurrent run, systemd-binfmt,
+ * a package script) registered that name after we read the registry. If it is
+ * exactly what we wanted, the install is done; otherwise it is a conflict, as
+ * if we had found it when planning. Either way that entry is not ours to undo.
+ */
+static int settle_exists(struct plan_item *it, struct binfmtfs *fs)
+{
+	struct binfmt_entry now;
+	char diff[300];
+
+	if (bfs_read_entry(fs, it->want.name, &now) < 0)
+		return -EEXIST; /* gone again, or unreadable: report what the kernel said */
+	if (entry_same(&now, &it->want) && now.enabled) {
+		it->state = PLAN_KEEP;
+		return 0;
+	}
+	if (entry_same(&now, &it->want))
+		snprintf(diff, sizeof(diff), "the same contents, but disabled");
+	else
+		entry_describe_difference(&now, &it->want, diff, sizeof(diff));
+	snprintf(it->reason, sizeof(it->reason),
+		 "entry %.200s was registered meanwhile by another process, with %.290s; left alone (--force replaces it)",
+		 now.name, diff);
+	it->state = PLAN_CONFLICT;
+	return 0;
+}
+
 static int apply_item(struct plan *p, struct plan_item *it, struct binfmtfs *fs, struct bi_error *err)
 {
 	size_t removed = 0;
@@ -500,15 +528,35 @@ static int apply_item(struct plan *p, struct plan_item *it, struct binfmtfs *fs,
 	}
 	if (it->state != PLAN_REMOVE && it->state != PLAN_REPLACE && it->state != PLAN_REGISTER)
 		return 0;
-	for (; removed < it->nold; removed++) {
+	while (removed < it->nold) {
 		r = bfs_remove(fs, it->old[removed].name, err);
+		if (r == -ENOENT) {
+			/* Removed meanwhile by someone else: gone is what we wanted, and
+			 * not ours to bring back on rollback. */
+			memmove(&it->old[removed], &it->old[removed + 1], (it->nold - removed - 1) * sizeof(it->old[0]));
+			it->nold--;
+			r = 0;
+			continue;
+		}
 		if (r < 0)
 			break;
+		removed++;
 	}
-	if (r == 0 && it->install)
+	if (r == 0 && it->install) {
 		r = register_checked(fs, &it->want, err);
+		if (r == -EEXIST)
+			r = settle_exists(it, fs);
+	}
+	if (r == 0 && it->state == PLAN_CONFLICT) {
+		for (size_t i = 0; i < removed; i++)
+			restore(p, fs, &it->old[i]);
+		it->nold = 0;
+		return 0;
+	}
 	if (r == 0) {
 		it->applied = true;
+		if (!it->install && it->nold == 0)
+			it->state = PLAN_ABSENT; /* its entry vanished before we got to it */
 		return 0;
 	}
 	/* Undo this item's own partial work before the run-wide rollback. */

@@ -43,9 +43,12 @@ static bool in_list(const char *s, const char *const *list, size_t n)
 _Static_assert(sizeof(((struct platform *)0)->arch) == FIELD_LEN, "field sizes");
 _Static_assert(sizeof(((struct platform *)0)->variant) == FIELD_LEN, "field sizes");
 
-/* Only called with strings already bounded by FIELD_LEN. */
+/* Only called with strings already bounded by FIELD_LEN. Zero-fills the
+ * field: results are compared with memcmp, so no bytes of a longer previous
+ * value ("aarch64" -> "arm64", "linux" -> "zos") may linger past the NUL. */
 static void set(char *dst, const char *src)
 {
+	memset(dst, 0, FIELD_LEN);
 	(void)copy_str(dst, FIELD_LEN, src);
 }
 
@@ -66,7 +69,7 @@ static void normalize_os(char *os)
 static void normalize_arm64_variant(char *variant)
 {
 	if (!strcmp(variant, "8") || !strcmp(variant, "v8") || !strcmp(variant, "v8.0"))
-		variant[0] = '\0';  /* v8 is the arm64 baseline: dropped */
+		set(variant, "");  /* v8 is the arm64 baseline: dropped */
 	else if (!strcmp(variant, "9") || !strcmp(variant, "9.0") || !strcmp(variant, "v9.0"))
 		set(variant, "v9");
 }
@@ -91,11 +94,11 @@ static void normalize_arch(char *arch, char *variant)
 	lowercase(variant);
 	if (!strcmp(arch, "i386")) {
 		set(arch, "386");
-		variant[0] = '\0';
+		set(variant, "");
 	} else if (!strcmp(arch, "x86_64") || !strcmp(arch, "x86-64") || !strcmp(arch, "amd64")) {
 		set(arch, "amd64");
 		if (!strcmp(variant, "v1"))
-			variant[0] = '\0';
+			set(variant, "");
 	} else if (!strcmp(arch, "aarch64") || !strcmp(arch, "arm64")) {
 		set(arch, "arm64");
 		normalize_arm64_variant(variant);

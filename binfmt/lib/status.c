@@ -152,15 +152,50 @@ static json_t *str_or_null(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
+/*
+ * F opens the interpreter when the entry is registered and the kernel keeps
+ * running that file: deleting or replacing it later (a package upgrade)
+ * changes nothing until the entry is registered again. Say so, and return
+ * true when the file at the path is not the one that runs.
+ */
+static bool pinned_file_gone(const struct binfmt_entry *e, char *buf, size_t n)
+{
+	struct stat st;
+
+	buf[0] = '\0';
+	if (!strchr(e->flags, 'F'))
+		return false;
+	if (stat(e->interpreter, &st) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return false;
+		snprintf(buf, n, "interpreter %.300s was deleted after entry %.200s was registered: the kernel still runs "
+			 "the file the F flag pinned then (QEMU version unknown); re-register the entry to pin a current "
+			 "emulator", e->interpreter, e->name);
+		return true;
+	}
+	if (e->registered_ns &&
+	    (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec > e->registered_ns) {
+		snprintf(buf, n, "interpreter %.300s was replaced or changed after entry %.200s was registered: the kernel "
+			 "still runs the file the F flag pinned then, not this one (QEMU version unknown); re-register the "
+			 "entry to pin the new file", e->interpreter, e->name);
+		return true;
+	}
+	return false;
+}
+
 static json_t *inspect_one(const struct detect_result *r, const struct binfmt_entry *es, size_t n)
 {
 	const struct binfmt_entry *e = r->status == DETECT_NATIVE ? NULL : entry_serving(r->probe, es, n);
 	json_t *o = json_object();
-	char reason[1024], version[64] = "", level[16] = "";
+	char why[1024], pinned[700] = "", reason[1800], version[64] = "", level[16] = "";
+	bool gone = e && pinned_file_gone(e, pinned, sizeof(pinned));
 
-	detect_explain(r, es, n, reason, sizeof(reason));
-	/* An emulator that just hung on the probe would hang on -version too. */
-	if (e && r->status != DETECT_TIMEOUT && interp_qemu_version(e->interpreter, version, sizeof(version)) < 0)
+	detect_explain(r, es, n, why, sizeof(why));
+	snprintf(reason, sizeof(reason), "%s%s%s", why, why[0] && pinned[0] ? "; " : "", pinned);
+	/* An emulator that just hung on the probe would hang on -version too; a
+	 * file that is not the pinned one would report someone else's version. */
+	if (e && !gone && r->status != DETECT_TIMEOUT &&
+	    interp_qemu_version(e->interpreter, version, sizeof(version)) < 0)
 		version[0] = '\0';
 	if (r->amd64_level > 0)
 		snprintf(level, sizeof(level), "v%d", r->amd64_level);

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * LD_PRELOAD trap for the fault tests (tests/integration/95-faults*.sh), in
+ * the manner of kmod's testsuite: it intercepts write(2) on binfmt_misc files
+ * (recognised by their filesystem magic, not by path) and either fails one
+ * with a chosen errno, or does something to the world just before the real
+ * write so that the kernel itself answers with the errno under test.
+ *
+ *   ERRNO_SHIM_REGISTER=ERRNO[@N]   the N-th write to "register" (default the
+ *                                   1st) fails with ERRNO; nothing is written
+ *   ERRNO_SHIM_ENTRY=ERRNO[@N]      the same for writes to entry files
+ *                                   (remove -1, disable 0, enable 1)
+ *   ERRNO_SHIM_RACE=ACTION[@N]      before the N-th real write to "register":
+ *       twice        write the same string first: the kernel's answer to the
+ *                    real write is then a real EEXIST, as when a concurrent
+ *                    run registered the identical entry a moment earlier
+ *       other:STR    write STR first (another entry of the same name): EEXIST
+ *       unlink       delete the interpreter named in the string (F: ENOENT)
+ *       chmod        chmod 0644 the interpreter (F: EACCES, not executable)
+ *   ERRNO_SHIM_LOG=FILE             append "register|status|entry NAME: DATA"
+ *                                   per intercepted write
+ *
+ * ERRNO names: EPERM EACCES EROFS ENOENT EINVAL EEXIST ENOSPC EIO ENOMEM ELOOP.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#define BINFMTFS_MAGIC 0x42494e4d
+
+ssize_t write(int fd, const void *buf, size_t n);
+
+static ssize_t (*real_write)(int, const void *, size_t);
+static unsigned register_writes, entry_writes;
+
+static int errno_by_name(const char *s)
+{
+	static const struct { const char *name; int e; } t[] = {
+		{ "EPERM", EPERM }, { "EACCES", EACCES }, { "EROFS", EROFS }, { "ENOENT", ENOENT },
+		{ "EINVAL", EINVAL }, { "EEXIST", EEXIST }, { "ENOSPC", ENOSPC }, { "EIO", EIO },
+		{ "ENOMEM", ENOMEM }, { "ELOOP", ELOOP },
+	};
+	size_t l = strcspn(s, "@");
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strlen(t[i].name) == l && !strncmp(s, t[i].name, l))
+			return t[i].e;
+	return 0;
+}
+
+/* "X@N" -> N (1 when absent). */
+static unsigned nth(const char *s)
+{
+	const char *at = strrchr(s, '@');
+
+	return at ? (unsigned)strtoul(at + 1, NULL, 10) : 1;
+}
+
+static void log_write(const char *what, const char *name, const void *buf, size_t n)
+{
+	const char *path = getenv("ERRNO_SHIM_LOG");
+	FILE *f;
+
+	if (!path || !(f = fopen(path, "ae")))
+		return;
+	fprintf(f, "%s%s%s: %.*s\n", what, name ? " " : "", name ? name : "", (int)n, (const char *)buf);
+	fclose(f);
+}
+
+/* The interpreter field (the 6th after the delimiter) of a register string. */
+static int interpreter_of(const char *buf, size_t n, char *out, size_t cap)
+{
+	const char *p = buf, *end = buf + n, *q;
+	char d;
+
+	if (n < 2)
+		return -1;
+	d = *p++;
+	for (int i = 0; i < 5; i++) {
+		if (!(p = memchr(p, d, (size_t)(end - p))))
+			return -1;
+		p++;
+	}
+	if (!(q = memchr(p, d, (size_t)(end - p))) || (size_t)(q - p) >= cap)
+		return -1;
+	memcpy(out, p, (size_t)(q - p));
+	out[q - p] = '\0';
+	return 0;
+}
+
+static void race(const char *action, int fd, const void *buf, size_t n)
+{
+	char interp[4096];
+
+	if (!strncmp(action, "twice", 5)) {
+		real_write(fd, buf, n);
+	} else if (!strncmp(action, "other:", 6)) {
+		const char *s = action + 6;
+		real_write(fd, s, strcspn(s, "@"));
+	} else if (!strncmp(action, "unlink", 6)) {
+		if (interpreter_of(buf, n, interp, sizeof(interp)) == 0)
+			unlink(interp);
+	} else if (!strncmp(action, "chmod", 5)) {
+		if (interpreter_of(buf, n, interp, sizeof(interp)) == 0)
+			chmod(interp, 0644);
+	}
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	char link[64], path[4096];
+	const char *base, *spec;
+	struct statfs sfs;
+	ssize_t k;
+	int saved = errno;
+
+	if (!real_write)
+		real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+	if (fd <= 2 || fstatfs(fd, &sfs) < 0 || sfs.f_type != BINFMTFS_MAGIC) {
+		errno = saved;
+		return real_write(fd, buf, n);
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	k = readlink(link, path, sizeof(path) - 1);
+	path[k > 0 ? k : 0] = '\0';
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	errno = saved;
+
+	if (!strcmp(base, "register")) {
+		register_writes++;
+		log_write("register", NULL, buf, n);
+		if ((spec = getenv("ERRNO_SHIM_REGISTER")) && nth(spec) == register_writes && errno_by_name(spec)) {
+			errno = errno_by_name(spec);
+			return -1;
+		}
+		if ((spec = getenv("ERRNO_SHIM_RACE")) && nth(spec) == register_writes)
+			race(spec, fd, buf, n);
+	} else if (strcmp(base, "status") != 0) {
+		entry_writes++;
+		log_write("entry", base, buf, n);
+		if ((spec = getenv("ERRNO_SHIM_ENTRY")) && nth(spec) == entry_writes && errno_by_name(spec)) {
+			errno = errno_by_name(spec);
+			return -1;
+		}
+	} else {
+		log_write("status", NULL, buf, n);
+	}
+	return real_write(fd, buf, n);
+}
