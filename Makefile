@@ -307,8 +307,10 @@ lint:
 #   make e2e     only the end-to-end tests (root: installs docker.io, buildah; starts and
 #                stops a private dockerd; changes and restores the host's binfmt_misc)
 .PHONY: image e2e
+# The image is a release artifact: never sanitized, whatever the outer make was told.
 image:
-	BUILD=$(BUILD) MAKE="$(MAKE)" packaging/image/build.sh
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL BUILD=$(if $(SANITIZE),build,$(BUILD)) MAKE="$(MAKE)" \
+		packaging/image/build.sh
 
 e2e: all
 	$(MAKE) qemu

@@ -221,12 +221,26 @@ static int check_writable(struct binfmtfs *fs)
 	return EXIT_ENV;
 }
 
-/* Which targets already run here, from the probes; false when unknown. */
-static bool probe_runs(bool *runs, size_t n)
+/*
+ * Which of the host's own family run natively (i386 on x86_64, arm on
+ * aarch64), from their probes; false when unknown. Only those are probed:
+ * foreign targets are decided by the registry, and every probe costs a
+ * process (the status printed afterwards probes everything anyway).
+ */
+static bool probe_runs(bool *runs, size_t n, const struct target *host)
 {
 	struct detect_result rs[32];
+	struct detect_options o = *probe_options();
+	bool select[32] = { false };
 
-	if (probes_count() > ARRAY_SIZE(rs) || detect_run(rs, probe_options(), NULL) < 0)
+	if (!host || probes_count() > ARRAY_SIZE(rs))
+		return false;
+	for (size_t i = 0; i < probes_count(); i++) {
+		const struct target *t = target_by_cpu(probe_at(i)->cpu);
+		select[i] = t && t != host && target_same_family(host, t);
+	}
+	o.select = select;
+	if (detect_run(rs, &o, NULL) < 0)
 		return false;
 	memset(runs, 0, n * sizeof(*runs));
 	for (size_t i = 0; i < probes_count(); i++) {
@@ -298,7 +312,7 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	}
 	/* What already runs decides what "all" skips: probed under the lock, or a
 	 * run that finishes meanwhile would make the answer stale. */
-	if (o->install && targets_count() <= ARRAY_SIZE(runs) && probe_runs(runs, ARRAY_SIZE(runs)))
+	if (o->install && targets_count() <= ARRAY_SIZE(runs) && probe_runs(runs, ARRAY_SIZE(runs), host))
 		rq->runs = runs;
 	if (bfs_list(&fs, &entries, &n, &err) < 0) {
 		warnx_line("%s", err.msg);
