@@ -185,13 +185,13 @@ $(BUILD)/bin/emu-run: $(EMU_OBJ) $(LIB)
 #   make lint              cppcheck and clang-tidy with the committed configuration
 # make check builds fuzz-replay-<target> (the targets without libFuzzer, any compiler) and
 # the errno shim; tests/integration/90-fuzz-corpus.sh and 95-faults*.sh use them.
-FUZZ_TARGETS ?= register entry platform cli elf emu
+FUZZ_TARGETS ?= register entry platform cli elf emu emucli
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CPPFLAGS = -D_GNU_SOURCE -DBINFMT_VERSION='"$(VERSION)"' -Ibinfmt/lib -Ibinfmt/cli -Iemu-runner -Itests/fuzz
-FUZZ_EMU_SRC := emu-runner/user.c emu-runner/env.c emu-runner/resolve.c
+FUZZ_EMU_SRC := emu-runner/user.c emu-runner/env.c emu-runner/resolve.c emu-runner/options.c
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/binfmt/cli/options.o \
                 $(FUZZ_BUILD)/obj/tests/fuzz/kmodel.o $(FUZZ_EMU_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_HDRS     = $(wildcard binfmt/lib/*.h) binfmt/cli/options.h emu-runner/emu.h tests/fuzz/fuzz.h tests/fuzz/kmodel.h

@@ -65,6 +65,12 @@ struct emu_config {
 };
 
 /* main.c: messages, all prefixed "emu-run: ". */
+/* argv -> c (options.c). Returns -1 to go on, or the exit code (0 after
+ * --help/--version, 125 after a usage error, with the message printed). */
+int emu_parse_args(int argc, char **argv, struct emu_config *c);
+/* Free what emu_parse_args allocated (argv: the array it was given). */
+void emu_config_free(struct emu_config *c, char **argv);
+
 void emu_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void emu_note(const struct emu_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
