@@ -169,7 +169,6 @@ static bool serves(const struct binfmt_entry *e, const struct target *t)
 /* Path 2: an enabled entry with F for our target in the visible registry. */
 static int find_host_entry(const struct emu_config *c, struct emulation *em, char *why, size_t n)
 {
-	const struct bfs_options bo = { .may_mount = false, .read_only = true };
 	_cleanup_free_ struct binfmt_entry *entries = NULL;
 	struct bi_error e = { 0 };
 	struct binfmtfs fs;
@@ -178,7 +177,7 @@ static int find_host_entry(const struct emu_config *c, struct emulation *em, cha
 	int r = -ENOENT;
 
 	snprintf(why, n, "no enabled entry for %s at %s", c->target->cpu, BINFMTFS_DEFAULT_MOUNT);
-	if (bfs_open(&fs, &bo, &e) < 0) {
+	if (bfs_open_mounted(&fs, NULL, &e) < 0) {
 		snprintf(why, n, "%s", e.msg);
 		return -ENOENT;
 	}

@@ -1,38 +1,21 @@
 /* SPDX-License-Identifier: MIT */
+/* An existing binfmt_misc instance: open it, read its entries, write register,
+ * -1/0/1 with one write(2) each, and take turns with other runs (flock).
+ * Mounting and module loading are in mount.c. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libkmod.h>
-#include <libmount.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "binfmtfs.h"
 #include "util.h"
-
-#define BINFMTFS_MAGIC 0x42494e4d
-#define AUTOFS_MAGIC 0x0187
-/* Fixed inode numbers of the initial namespaces (include/linux/proc_ns.h).
- * The mount namespace got one only in recent kernels (seen on 6.18). */
-#define PROC_USER_INIT_INO 0xEFFFFFFDU
-#define PROC_PID_INIT_INO 0xEFFFFFFCU
-#define PROC_MNT_INIT_INO 0xEFFFFFF8U
-/* Since 6.7 an instance lives only while one of its mounts does. */
-#define KERNEL_PER_USERNS_INSTANCES 6007
-#define AUTOFS_TRIGGER_TIMEOUT_MS 5000
 
 unsigned bfs_kernel_version(void)
 {
@@ -44,7 +27,7 @@ unsigned bfs_kernel_version(void)
 	return major * 1000 + minor;
 }
 
-static ino_t ns_inode(const char *path)
+ino_t bfs_ns_inode(const char *path)
 {
 	struct stat st;
 
@@ -53,25 +36,12 @@ static ino_t ns_inode(const char *path)
 
 bool bfs_in_private_userns(void)
 {
-	return ns_inode("/proc/self/ns/user") != PROC_USER_INIT_INO;
-}
-
-bool bfs_have_cap_sys_admin(void)
-{
-	cap_t caps = cap_get_proc();
-	cap_flag_value_t v = CAP_CLEAR;
-
-	if (!caps)
-		return false;
-	if (cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &v) < 0)
-		v = CAP_CLEAR;
-	cap_free(caps);
-	return v == CAP_SET;
+	return bfs_ns_inode("/proc/self/ns/user") != PROC_USER_INIT_INO;
 }
 
 /* fs type at path without triggering an automount: O_PATH stops the walk at
  * the autofs mount point instead of waiting for the daemon. */
-static long fs_type_at(const char *path)
+long bfs_fs_type(const char *path)
 {
 	_cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
 	struct statfs sfs;
@@ -83,256 +53,7 @@ static long fs_type_at(const char *path)
 	return (long)sfs.f_type;
 }
 
-static bool filesystem_listed(const char *proc_filesystems)
-{
-	_cleanup_fclose_ FILE *f = fopen(proc_filesystems, "re");
-	char line[256];
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *tab = strrchr(line, '\t');
-		const char *fs = tab ? tab + 1 : line;
-		if (!strcmp(fs, "binfmt_misc\n") || !strcmp(fs, "binfmt_misc"))
-			return true;
-	}
-	return false;
-}
-
-/* libkmod logs to stderr by default; the library never prints. */
-static void kmod_silent(void *data, int priority, const char *file, int line, const char *fn,
-			const char *format, va_list args)
-{
-	(void)data, (void)priority, (void)file, (void)line, (void)fn, (void)format, (void)args;
-}
-
-static int load_module(struct bi_error *err)
-{
-	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
-	struct kmod_module *mod = NULL;
-	int r;
-
-	if (!ctx)
-		return bi_error_set(err, -ENOMEM, "cannot initialise libkmod");
-	kmod_set_log_fn(ctx, kmod_silent, NULL);
-	r = kmod_module_new_from_name(ctx, "binfmt_misc", &mod);
-	if (r == 0)
-		r = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
-	if (mod)
-		kmod_module_unref(mod);
-	kmod_unref(ctx);
-	if (r < 0)
-		return bi_error_set(err, r,
-				    "binfmt_misc is not in this kernel and its module could not be loaded (%s): "
-				    "run 'modprobe binfmt_misc' on the host (needs CONFIG_BINFMT_MISC)",
-				    strerror(-r));
-	return 0;
-}
-
-/* Make sure the kernel knows the filesystem, loading the module when needed. */
-static int ensure_filesystem(const struct bfs_options *o, struct bi_error *err)
-{
-	const char *pf = o->proc_filesystems ? o->proc_filesystems : "/proc/filesystems";
-	int r;
-
-	if (filesystem_listed(pf))
-		return 0;
-	r = load_module(err);
-	if (r < 0)
-		return r;
-	if (!filesystem_listed(pf))
-		return bi_error_set(err, -ENODEV,
-				    "binfmt_misc is not available in this kernel even after loading its module: "
-				    "use a kernel built with CONFIG_BINFMT_MISC");
-	return 0;
-}
-
-/* Trigger an automount by touching the path in a child, so a dead automount
- * daemon cannot hang us: we give up after a timeout and kill the child. */
-static void trigger_automount(const char *path)
-{
-	pid_t pid = fork();
-	struct stat st;
-
-	if (pid < 0)
-		return;
-	if (pid == 0) {
-		char p[4200];
-		/* A child stuck waiting on a hung automounter must not outlive us
-		 * (timeout(1) and docker stop signal only the main process). */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
-			_exit(1);
-		snprintf(p, sizeof(p), "%s/status", path);
-		_exit(stat(p, &st) < 0 ? 1 : 0);
-	}
-	for (int waited = 0; waited < AUTOFS_TRIGGER_TIMEOUT_MS; waited += 10) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return;
-		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
-static int do_mount(const char *path, struct bi_error *err)
-{
-	struct libmnt_context *cxt = mnt_new_context();
-	int r;
-
-	if (!cxt)
-		return bi_error_set(err, -ENOMEM, "cannot initialise libmount");
-	mnt_context_set_source(cxt, "binfmt_misc");
-	mnt_context_set_target(cxt, path);
-	mnt_context_set_fstype(cxt, "binfmt_misc");
-	mnt_context_set_mflags(cxt, MS_NOSUID | MS_NODEV | MS_NOEXEC);
-	/* No /etc/fstab or utab lookups: mount exactly what we say. */
-	mnt_context_disable_helpers(cxt, 1);
-	mnt_context_disable_mtab(cxt, 1);
-	r = mnt_context_mount(cxt);
-	if (r > 0) { /* libmount: positive = mount(2) failed; its errno is kept aside */
-		int e = mnt_context_get_syscall_errno(cxt);
-		r = -(e ? e : EIO);
-	} else if (r == 0 && mnt_context_get_status(cxt) != 1) {
-		r = -EIO;
-	}
-	mnt_free_context(cxt);
-	if (r == 0)
-		return 0;
-	if (r == -EPERM || r == -EACCES || r == -EROFS)
-		return bi_error_set(err, r,
-				    "cannot mount binfmt_misc at %s (%s): run as root, or the container with --privileged",
-				    path, strerror(-r));
-	return bi_error_set(err, r, "cannot mount binfmt_misc at %s: %s", path, strerror(-r < 0 ? -r : EIO));
-}
-
-static bool status_created_since(int dirfd, const struct timespec *t0)
-{
-	struct stat st;
-
-	if (fstatat(dirfd, "status", &st, 0) < 0)
-		return false;
-	/* The root and status inodes are created when the superblock is filled:
-	 * a ctime from before our mount means the instance already existed. The
-	 * kernel's clock is coarse, so allow one tick of slack. */
-	if (st.st_ctim.tv_sec != t0->tv_sec)
-		return st.st_ctim.tv_sec > t0->tv_sec;
-	return st.st_ctim.tv_nsec + 20 * 1000 * 1000 >= t0->tv_nsec;
-}
-
-/* Find a mount namespace that outlives us: the initial one. Returns an open
- * fd on its nsfs file, or -1. Our own namespace counts as "found" via *ours. */
-static int host_mntns_fd(bool *ours)
-{
-	ino_t self = ns_inode("/proc/self/ns/mnt");
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-
-	*ours = self == PROC_MNT_INIT_INO;
-	if (*ours)
-		return -1;
-	/* Kernels before the fixed inode: pid 1 of the initial pid namespace. */
-	if (ns_inode("/proc/self/ns/pid") == PROC_PID_INIT_INO) {
-		ino_t init = ns_inode("/proc/1/ns/mnt");
-		if (init && init == self) {
-			*ours = true;
-			return -1;
-		}
-		if (init)
-			return open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
-	}
-	/* pid 1 may be unreadable (a sandbox supervisor): any process in the
-	 * initial mount namespace will do. */
-	d = opendir("/proc");
-	while (d && (de = readdir(d))) {
-		char p[300];
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof(p), "/proc/%s/ns/mnt", de->d_name);
-		if (ns_inode(p) == PROC_MNT_INIT_INO)
-			return open(p, O_RDONLY | O_CLOEXEC);
-	}
-	return -1;
-}
-
-/* In a child: enter the host's mount namespace and make sure binfmt_misc is
- * mounted at its default place there. The child reports the instance's st_dev
- * so we can check it is the one we registered into. */
-static int mount_in_host_ns(int nsfd, dev_t want)
-{
-	int pfd[2];
-	pid_t pid;
-	dev_t got = 0;
-	int status;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		struct stat st;
-		close(pfd[0]);
-		if (setns(nsfd, CLONE_NEWNS) < 0)
-			_exit(1);
-		if (fs_type_at(BINFMTFS_DEFAULT_MOUNT) != BINFMTFS_MAGIC &&
-		    mount("binfmt_misc", BINFMTFS_DEFAULT_MOUNT, "binfmt_misc",
-			  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-			_exit(2);
-		if (stat(BINFMTFS_DEFAULT_MOUNT "/status", &st) < 0)
-			_exit(3);
-		if (write(pfd[1], &st.st_dev, sizeof(st.st_dev)) != sizeof(st.st_dev))
-			_exit(4);
-		_exit(0);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &got, sizeof(got)) != sizeof(got))
-		got = 0;
-	close(pfd[0]);
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -EPERM;
-	return got == want ? 0 : -EXDEV;
-}
-
-/* Decide whether what we register through a mount we made will survive us. */
-static int check_persistence(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err)
-{
-	struct stat st;
-	bool ours;
-	_cleanup_close_ int nsfd = -1;
-	int r;
-
-	fs->persistent = true;
-	if (!fs->fresh_instance || bfs_kernel_version() < KERNEL_PER_USERNS_INSTANCES)
-		return 0;
-	if (fs->private_userns) {
-		/* A user namespace's instance is private by design; say so. */
-		fs->persistent = false;
-		return 0;
-	}
-	nsfd = host_mntns_fd(&ours);
-	if (ours)
-		return 0; /* our mount is in the host's namespace and stays there */
-	if (nsfd >= 0 && fstatat(fs->dirfd, "status", &st, 0) == 0) {
-		r = mount_in_host_ns(nsfd, st.st_dev);
-		if (r == 0) {
-			snprintf(fs->note, sizeof(fs->note),
-				 "binfmt_misc was not mounted on the host: mounted it at %s in the host's mount namespace",
-				 BINFMTFS_DEFAULT_MOUNT);
-			return 0;
-		}
-	}
-	fs->persistent = false;
-	if (!o->need_persistent)
-		return 0;
-	return bi_error_set(err, -EXDEV,
-			    "binfmt_misc is not mounted on the host, and registrations made from this private mount "
-			    "namespace would vanish when it exits (Linux >= 6.7): run the container with --pid=host, "
-			    "or first run 'mount -t binfmt_misc binfmt_misc %s' on the host",
-			    BINFMTFS_DEFAULT_MOUNT);
-}
-
-static int open_mounted(struct binfmtfs *fs, struct bi_error *err)
+int bfs_attach(struct binfmtfs *fs, struct bi_error *err)
 {
 	fs->dirfd = open(fs->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fs->dirfd < 0)
@@ -342,84 +63,22 @@ static int open_mounted(struct binfmtfs *fs, struct bi_error *err)
 	return 0;
 }
 
-static int mount_fresh(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err)
+int bfs_open_mounted(struct binfmtfs *fs, const char *mountpoint, struct bi_error *err)
 {
-	struct timespec t0;
-	int r;
-
-	if (!bfs_have_cap_sys_admin())
-		return bi_error_set(err, -EPERM,
-				    "binfmt_misc is not mounted at %s and mounting it needs CAP_SYS_ADMIN: "
-				    "run as root, or the container with --privileged", fs->path);
-	clock_gettime(CLOCK_REALTIME, &t0);
-	r = do_mount(fs->path, err);
-	if (r < 0)
-		return r;
-	fs->mounted_here = true;
-	r = open_mounted(fs, err);
-	if (r < 0)
-		return r;
-	fs->fresh_instance = status_created_since(fs->dirfd, &t0);
-	if (o->read_only)
-		return 0;
-	r = check_persistence(fs, o, err);
-	if (r < 0) {
-		/* Leave nothing behind: the instance dies with this mount. */
-		close(fs->dirfd);
-		fs->dirfd = -1;
-		umount2(fs->path, MNT_DETACH);
-		fs->mounted_here = false;
-	}
-	return r;
-}
-
-int bfs_open(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err)
-{
-	const char *mp = o->mountpoint ? o->mountpoint : BINFMTFS_DEFAULT_MOUNT;
 	long type;
-	int r;
 
 	memset(fs, 0, sizeof(*fs));
 	fs->dirfd = -1;
 	fs->private_userns = bfs_in_private_userns();
-	if (copy_str(fs->path, sizeof(fs->path), mp) < 0)
+	if (copy_str(fs->path, sizeof(fs->path), mountpoint ? mountpoint : BINFMTFS_DEFAULT_MOUNT) < 0)
 		return bi_error_set(err, -ENAMETOOLONG, "mount point path is too long");
-	/* "dir/" makes the O_PATH lookup a directory lookup, which triggers an
-	 * automount in this process, with no timeout: drop trailing slashes. */
 	for (size_t l = strlen(fs->path); l > 1 && fs->path[l - 1] == '/'; l--)
 		fs->path[l - 1] = '\0';
-	mp = fs->path;
-
-	type = fs_type_at(mp);
-	if (type == -ENOENT && !strcmp(mp, BINFMTFS_DEFAULT_MOUNT)) {
-		/* /proc/sys/fs/binfmt_misc only exists once the fs is registered. */
-		r = ensure_filesystem(o, err);
-		if (r < 0)
-			return r;
-		type = fs_type_at(mp);
-	}
-	if (type < 0)
-		return bi_error_set(err, (int)type, "cannot use %s as binfmt_misc mount point: %s", mp,
-				    strerror((int)-type));
-	if (type == AUTOFS_MAGIC && o->may_mount) {
-		/* systemd's proc-sys-fs-binfmt_misc.automount: let it mount the host's
-		 * instance rather than shadowing it with one of our own. */
-		trigger_automount(mp);
-		type = fs_type_at(mp);
-		if (type == AUTOFS_MAGIC)
-			return bi_error_set(err, -EHOSTDOWN,
-					    "%s is an automount point that did not mount binfmt_misc: "
-					    "run 'systemctl start proc-sys-fs-binfmt_misc.mount' on the host", mp);
-		snprintf(fs->note, sizeof(fs->note), "triggered the automount at %s", mp);
-	}
+	type = bfs_fs_type(fs->path);
 	if (type == BINFMTFS_MAGIC)
-		return open_mounted(fs, err);
-	if (!o->may_mount)
-		return 0; /* not mounted: an empty registry as far as readers care */
-	r = ensure_filesystem(o, err);
-	if (r < 0)
-		return r;
-	return mount_fresh(fs, o, err);
+		return bfs_attach(fs, err);
+	return type < 0 && type != -ENOENT ? bi_error_set(err, (int)type, "cannot use %s: %s", fs->path,
+							  strerror((int)-type)) : 0;
 }
 
 void bfs_close(struct binfmtfs *fs)
@@ -427,14 +86,6 @@ void bfs_close(struct binfmtfs *fs)
 	if (fs->dirfd >= 0)
 		close(fs->dirfd);
 	fs->dirfd = -1;
-}
-
-void bfs_close_unmount(struct binfmtfs *fs)
-{
-	bfs_close(fs);
-	if (fs->mounted_here)
-		umount2(fs->path, MNT_DETACH);
-	fs->mounted_here = false;
 }
 
 static int read_file_at(int dirfd, const char *name, char *buf, size_t n)

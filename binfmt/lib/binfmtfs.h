@@ -34,8 +34,12 @@ struct binfmtfs {
 	char note[512];                /* what was done to get here, for --verbose / warnings */
 };
 
-/* Open (and if allowed, mount) binfmt_misc. Returns 0 or -errno with err set. */
+/* Open (and if allowed, mount) binfmt_misc (mount.c). Returns 0 or -errno with err set. */
 int bfs_open(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err);
+/* Open an instance only if one is mounted at mountpoint (NULL: the default):
+ * never mounts, never triggers an automount, loads no library. dirfd stays -1
+ * when nothing is mounted there. Returns 0 or -errno with err set. */
+int bfs_open_mounted(struct binfmtfs *fs, const char *mountpoint, struct bi_error *err);
 void bfs_close(struct binfmtfs *fs);
 /* Close, and unmount when this process mounted it: for readers (status,
  * dry-run) that must leave the system as they found it. */
@@ -73,5 +77,18 @@ bool bfs_have_cap_sys_admin(void);
 unsigned bfs_kernel_version(void);
 /* Not the initial user namespace? */
 bool bfs_in_private_userns(void);
+
+/* Shared by binfmtfs.c and mount.c, not for the CLIs. */
+#define BINFMTFS_MAGIC 0x42494e4d
+/* Fixed inode numbers of the initial namespaces (include/linux/proc_ns.h).
+ * The mount namespace got one only in recent kernels (seen on 6.18). */
+#define PROC_USER_INIT_INO 0xEFFFFFFDU
+#define PROC_PID_INIT_INO 0xEFFFFFFCU
+#define PROC_MNT_INIT_INO 0xEFFFFFF8U
+ino_t bfs_ns_inode(const char *path);
+/* The fs type at path without triggering an automount (O_PATH), or -errno. */
+long bfs_fs_type(const char *path);
+/* fs->path holds a mounted instance: open it into fs->dirfd. */
+int bfs_attach(struct binfmtfs *fs, struct bi_error *err);
 
 #endif
