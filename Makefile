@@ -307,10 +307,14 @@ lint:
 #   make e2e     only the end-to-end tests (root: installs docker.io, buildah; starts and
 #                stops a private dockerd; changes and restores the host's binfmt_misc)
 .PHONY: image e2e
-# The image is a release artifact: never sanitized, whatever the outer make was told.
+# The image is a release artifact: never sanitized, whatever the outer make was
+# told. make exports command-line variables into the environment, hence -u
+# SANITIZE; a sanitized BUILD gets a link to the unsanitized image in build/.
+IMAGE_BUILD = $(if $(SANITIZE),build,$(BUILD))
 image:
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL BUILD=$(if $(SANITIZE),build,$(BUILD)) MAKE="$(MAKE)" \
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE BUILD=$(IMAGE_BUILD) MAKE="$(MAKE)" \
 		packaging/image/build.sh
+	$(if $(SANITIZE),mkdir -p $(BUILD) && ln -sfn $(CURDIR)/$(IMAGE_BUILD)/image $(BUILD)/image)
 
 e2e: all
 	$(MAKE) qemu
