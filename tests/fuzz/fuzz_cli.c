@@ -61,26 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *argv[MAX_ARGS + 2], *copy[MAX_ARGS + 2], flags[8];
 	struct options o = { 0 };
-	size_t start = 0;
 	int argc = 0, rc, rc2;
 
 	unsetenv("QEMU_PRESERVE_ARGV0");
-	argv[argc++] = strdup("binfmt");
-	for (size_t i = 0; i <= size && argc <= MAX_ARGS; i++) {
-		if (i < size && data[i])
-			continue;
-		if (i == size && start == size && size)
-			break;
-		argv[argc++] = fuzz_strndup(data + start, i - start);
-		start = i + 1;
-	}
-	if (argc > 1 && !strncmp(argv[1], "QEMU_PRESERVE_ARGV0=", 20)) {
-		setenv("QEMU_PRESERVE_ARGV0", argv[1] + 20, 1);
-		free(argv[1]);
-		memmove(&argv[1], &argv[2], (size_t)(argc - 2) * sizeof(*argv));
-		argc--;
-	}
-	argv[argc] = NULL;
+	argc = fuzz_argv("binfmt", data, size, argv, MAX_ARGS);
 	/* getopt permutes argv and Go-style rewriting replaces entries: keep the
 	 * originals to free, and a pristine copy to parse a second time. */
 	memcpy(copy, argv, sizeof(*argv) * (size_t)(argc + 1));

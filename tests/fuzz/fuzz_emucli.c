@@ -40,20 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *argv[MAX_ARGS + 2], *orig[MAX_ARGS + 2], *again[MAX_ARGS + 2];
 	struct emu_config c = { 0 }, c2 = { 0 };
-	size_t start = 0;
 	int argc = 0, rc, rc2;
 	bool skip = false;
 
-	argv[argc++] = strdup("emu-run");
-	for (size_t i = 0; i <= size && argc <= MAX_ARGS; i++) {
-		if (i < size && data[i])
-			continue;
-		if (i == size && start == size && size)
-			break;
-		argv[argc++] = fuzz_strndup(data + start, i - start);
-		start = i + 1;
-	}
-	argv[argc] = NULL;
+	argc = fuzz_argv("emu-run", data, size, argv, MAX_ARGS);
 	for (int i = 1; i < argc; i++)
 		skip |= !strncmp(argv[i], "--env-", 6);
 	memcpy(orig, argv, sizeof(*argv) * (size_t)(argc + 1));
