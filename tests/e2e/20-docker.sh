@@ -122,14 +122,7 @@ bk_build() {
     DOCKER_BUILDKIT=1 docker build --network=none --no-cache --progress=plain --platform "$1" \
         --build-arg BASE="e2e-busybox:$2" -o "type=local,dest=$3" "$ctx" 2>&1
 }
-start=$SECONDS
-while read -r p _ tag uname; do
-    [[ -n $p ]] || continue
-    log=$(bk_build "$p" "$tag" "$E2E_TMP/out-$tag")
-    t_is "D: BuildKit RUN on $p: uname -m prints $uname" "$(cat "$E2E_TMP/out-$tag/uname" 2>/dev/null)" "$uname" ||
-        diag "$(tail -n 15 <<<"$log")"
-done <<<"$E2E_PLATFORMS"
-note "7 BuildKit builds in $((SECONDS - start)) s"
+e2e_run_steps "D: BuildKit" bk_build
 
 # --- E: the arm64 variant under emulation ---------------------------------------------------
 t_is "E: docker run --platform linux/arm64 $IMG_ARM64 --version (emulated)" \

@@ -61,14 +61,7 @@ bah_build() { # PLATFORM TAG OUTDIR
     bah build --runtime "$RUNTIME" --quiet --network=none --pull=never --no-cache --platform "$1" \
         --build-arg BASE="localhost/e2e-busybox:$2" -f "$ctx/Containerfile" -o "type=local,dest=$3" "$ctx" 2>&1
 }
-start=$SECONDS
-while read -r p _ tag uname; do
-    [[ -n $p ]] || continue
-    log=$(bah_build "$p" "$tag" "$E2E_TMP/out-$tag")
-    t_is "buildah RUN on $p: uname -m prints $uname" "$(cat "$E2E_TMP/out-$tag/uname" 2>/dev/null)" "$uname" ||
-        diag "$(tail -n 15 <<<"$log")"
-done <<<"$E2E_PLATFORMS"
-note "7 buildah builds in $((SECONDS - start)) s"
+e2e_run_steps "buildah" bah_build
 
 out=$("$BINFMT" --uninstall all 2>&1 >/dev/null)
 t_is "binfmt --uninstall all: exit 0" "$?" 0 || diag "$out"

@@ -379,3 +379,17 @@ e2e_busybox_archive() {
     tar -C "$d/img" -cf "$out" .
     rm -rf "$d"
 }
+
+# e2e_run_steps LABEL BUILD_FN: for every row of E2E_PLATFORMS, BUILD_FN PLATFORM TAG
+# OUTDIR builds the "RUN uname -m" Dockerfile into OUTDIR; one test point per platform
+# checks what the step printed (with the end of the build log when it fails).
+e2e_run_steps() {
+    local label=$1 build=$2 p _ tag uname log start=$SECONDS
+    while read -r p _ tag uname; do
+        [[ -n $p ]] || continue
+        log=$("$build" "$p" "$tag" "$E2E_TMP/out-$tag")
+        t_is "$label RUN on $p: uname -m prints $uname" "$(cat "$E2E_TMP/out-$tag/uname" 2>/dev/null)" "$uname" ||
+            diag "$(tail -n 15 <<<"$log")"
+    done <<<"$E2E_PLATFORMS"
+    note "$(grep -c . <<<"$E2E_PLATFORMS") $label builds in $((SECONDS - start)) s"
+}
