@@ -369,7 +369,8 @@ uninstall-completion:
 # === bench (issue 6) ======================================================================
 #   make bench                 every benchmark, then docs/benchmarks.md + docs/bench-*.png
 #   BENCH_QUICK=1 make bench   fewer runs; BENCH_WAIT_QUIET=SECS waits for load < 0.5 first
-# Private binfmt_misc instances only (bench/lib.sh); see bench/run.sh for the options.
+# Private binfmt_misc instances (bench/lib.sh), except the docker rows, which change the
+# host's registry under the host lock and restore it (bench/docker.sh); see bench/run.sh.
 .PHONY: bench
 bench:
 	$(MAKE) all $(BUILD)/bench/altbench $(BUILD)/bench/mkprobe $(BUILD)/bench/detect_bench

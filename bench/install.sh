@@ -1,6 +1,8 @@
 #!/bin/bash
 # Section 1: install every emulator of the payload into a fresh private binfmt_misc
-# instance: binfmt --install all vs systemd-binfmt (binfmt.d files), update-binfmts
+# instance: binfmt --install all (and, when this binfmt has --quiet, binfmt-quiet =
+# --install all --quiet: registering only, no probes and status JSON after it, the same
+# work as the peers) vs systemd-binfmt (binfmt.d files), update-binfmts
 # --import (binfmt-support) and QEMU's qemu-binfmt-conf.sh. Same targets and flags
 # (binfmt's own register lines exported as binfmt.d files / update-binfmts formats;
 # qemu-binfmt-conf.sh uses its own target table and says so in the counts).
@@ -38,9 +40,10 @@ for f in "$T"/binfmt.d/*.conf; do
     } >"$T/binfmts/$name"
 done
 
-tools=(binfmt systemd-binfmt update-binfmts qemu-binfmt-conf)
+tools=(binfmt binfmt-quiet systemd-binfmt update-binfmts qemu-binfmt-conf)
 declare -A CMD=(
     [binfmt]="$BUILD/bin/binfmt --install all"
+    [binfmt-quiet]="$BUILD/bin/binfmt --install all --quiet"
     [systemd-binfmt]="$SDB   (binfmt.d files in a tmpfs on /etc/binfmt.d; the other binfmt.d dirs masked with empty tmpfs)"
     [update-binfmts]="$UB --admindir ADMIN --importdir $T/binfmts --import"
     [qemu-binfmt-conf]="$QBC --qemu-path $QDIR --qemu-suffix '' --persistent yes --preserve-argv0 yes"
@@ -48,6 +51,8 @@ declare -A CMD=(
 avail=()
 for t in "${tools[@]}"; do
     case $t in
+    binfmt-quiet) [[ $("$BUILD/bin/binfmt" --help 2>&1) == *--quiet* ]] ||
+        { b_fact "install.missing.$t" "this binfmt has no --quiet (binfmt --help)"; continue; } ;;
     systemd-binfmt) [[ -x $SDB ]] || { b_fact "install.missing.$t" "$SDB not found"; continue; } ;;
     update-binfmts) [[ -x $UB ]] || { b_fact "install.missing.$t" "run bench/fetch.sh"; continue; } ;;
     qemu-binfmt-conf) [[ -x $QBC ]] || { b_fact "install.missing.$t" "run bench/fetch.sh"; continue; } ;;
@@ -63,6 +68,7 @@ one() {
         mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 90
         case $tool in
         binfmt) cmd=("$BIN" --install all) ;;
+        binfmt-quiet) cmd=("$BIN" --install all --quiet) ;;
         systemd-binfmt)
             mount -t tmpfs tmpfs /etc/binfmt.d && cp "$T"/binfmt.d/*.conf /etc/binfmt.d/ || exit 91
             for d in /run/binfmt.d /usr/local/lib/binfmt.d /usr/lib/binfmt.d; do

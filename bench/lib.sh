@@ -5,7 +5,8 @@
 # its own user+mount namespace (unshare --user --map-root-user) whose binfmt_misc
 # instance has the registrations a comparison needs; commands enter it with
 # `nsenter --user` (the user namespace decides which binfmt_misc instance the kernel
-# consults). The host's registry is never read for dispatch nor written.
+# consults). The host's registry is never read for dispatch nor written here; only the
+# docker rows need it, and bench/docker.sh changes and restores it under the host lock.
 #
 #   b_log MSG | b_die MSG
 #   b_runs FULL QUICK              -> the run count for the current mode

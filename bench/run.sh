@@ -11,8 +11,17 @@
 #                            on 2 cores, cached); without it they are used when cached
 #   BENCH_RESULTS=DIR        raw results (default build/bench-results)
 #   BENCH_DOCS=DIR           where benchmarks.md and the charts go (default docs)
-# Nothing here reads or writes the host's binfmt_misc registry: every comparison runs
-# in private instances (see bench/lib.sh).
+#   BENCH_DOCKER=0           no `docker run --platform` rows (the host's registry untouched)
+#   BENCH_DOCKER_HOST=URL    take the docker rows on that daemon, as it is (bench/docker.sh)
+#   BENCH_WORK_PARTS="..."   the workloads section's parts (default: work version debian check)
+# Every comparison runs in private binfmt_misc instances (see bench/lib.sh), except the
+# `docker run --platform` rows of the startup and workloads sections: a dockerd's
+# containers use the host's registry. For those rows bench/docker.sh takes the shared
+# host-registry lock (/run/lock/binfmt-installer-host-binfmt.lock), snapshots the host's
+# binfmt_misc (tests/e2e/lib.sh), mounts it if needed, registers the default payload's
+# arm64 and riscv64 emulators with `binfmt --install` and starts a private dockerd; when
+# the rows are done it stops the daemon, removes its data-root, restores the host's
+# registry exactly and compares the listing with the snapshot (a difference is an error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -52,6 +61,7 @@ for v in $(payloads_available); do b_fact "version.qemu-$v" "$(payload_version "
 b_fact version.busybox-native "$(busybox | head -n1 | cut -d' ' -f1-3) ($(dpkg-query -W -f '${Package} ${Version}' busybox-static))"
 b_fact version.busybox-arm64 "$(cat "$BUSYBOX_FIXTURES/arm64/VERSION")"
 b_fact version.busybox-riscv64 "$(cat "$BUSYBOX_FIXTURES/riscv64/VERSION")"
+b_fact version.docker.io "$(dpkg-query -W -f '${Version}' docker.io 2>/dev/null) (containerd $(dpkg-query -W -f '${Version}' containerd 2>/dev/null), runc $(dpkg-query -W -f '${Version}' runc 2>/dev/null))"
 b_fact version.proot "$(dpkg-query -W -f '${Version}' proot 2>/dev/null)"
 b_fact version.systemd "$(dpkg-query -W -f '${Version}' systemd 2>/dev/null)"
 b_fact version.binfmt-support "$(ls "$CACHE"/apt-bookworm/dl/binfmt-support_*.deb 2>/dev/null | sed 's/.*binfmt-support_//;s/_.*//') (unpacked in $CACHE/binfmt-support)"

@@ -9,16 +9,32 @@
 #   emu-run          emu-run --arch arm64 --rootfs ROOT -- /bin/true
 #   proot-q          proot -q qemu-aarch64 -r ROOT /bin/true
 #   native           the host's busybox true (what spawning costs here)
-# docker run --platform is measured only when BENCH_DOCKER_HOST names a daemon whose
-# containers use a private binfmt instance (a daemon of this host uses the host's
-# registry, which the bench never touches).
+#   docker-run       docker run --rm --network=none --platform linux/arm64 bench-arm64 /bin/true
+#                    (the same rootfs imported as an arm64 image), on a private dockerd
+#   docker-native    the same for a linux/amd64 image of the host's busybox-static: what
+#                    the container alone costs, as nsenter-native is for chroot+binfmt
+# Everything but the docker rows runs in private binfmt_misc instances (bench/lib.sh).
+# The docker rows cannot: a dockerd's containers use the HOST's registry. For them
+# bench/docker.sh takes the host-registry lock, snapshots the host's binfmt_misc,
+# mounts it if needed, registers the default payload's arm64 and riscv64 emulators
+# (binfmt --install, flags FP) and starts a private dockerd; at exit it stops the
+# daemon, removes its data-root and restores the host's registry exactly (a listing
+# that differs afterwards fails the section). BENCH_DOCKER=0 leaves the host alone (no
+# docker rows); BENCH_DOCKER_HOST=URL uses that daemon instead, as it is.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 runs=${1:-$(b_runs 41 11)}
 R=$ROOTFS_DIR/arm64
 Q=$(payload_qemu 10 aarch64)
 EMU=$BUILD/bin/emu-run
-trap holders_stop EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/docker.sh"
+section_exit() {
+    local rc=$?
+    holders_stop
+    bd_stop || rc=1
+    exit "$rc"
+}
+trap section_exit EXIT
 b_magic aarch64 >/dev/null
 REG=$(b_reg qemu-aarch64 aarch64 "$Q")
 holder_start s10 "$REG"
@@ -39,10 +55,13 @@ if [[ -x $EMU ]] && "$EMU" --arch arm64 --rootfs "$R" -- /bin/true >/dev/null 2>
 else
     b_fact startup.emu-run "pending: $EMU missing or failing (emu-run --arch arm64 --rootfs ROOT -- /bin/true)"
 fi
-if [[ -n ${BENCH_DOCKER_HOST:-} ]]; then
-    rows+=("docker-run=docker -H $BENCH_DOCKER_HOST run --rm --network=none --platform linux/arm64 ${BENCH_DOCKER_IMAGE:-bench-arm64} /bin/true")
+if bd_start arm64 native; then
+    rows+=("docker-run=$BD_DOCKER run --rm --network=none --platform linux/arm64 bench-arm64 /bin/true"
+        "docker-native=$BD_DOCKER run --rm --network=none --platform linux/amd64 bench-native /bin/true")
+    b_fact startup.docker "measured: docker-run and docker-native (a linux/amd64 image of the host's busybox-static, the container without emulation)"
+    bd_fact startup
 else
-    b_fact startup.docker "not measured: $(pgrep -x dockerd >/dev/null && echo "a dockerd runs here" || echo "no Docker daemon ran during this run (another engineer's test daemon comes and goes)"); the containers of a daemon on this host dispatch foreign binaries through the host's binfmt_misc registry, not a private instance, and the bench never touches the host's registry. Set BENCH_DOCKER_HOST to a daemon that runs inside a private instance (rootless, in a user namespace with its own binfmt_misc) to include it"
+    b_fact startup.docker "not measured: $BD_WHY"
 fi
 for row in "${rows[@]}"; do b_cmd startup "${row%%=*}" "${row#*=}"; done
 ab startup -r "$runs" -w 3 "${rows[@]}"

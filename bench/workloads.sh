@@ -2,20 +2,28 @@
 # Sections 4 and 5: RUN-like workloads in the arm64 and riscv64 busybox rootfs
 # (bench/rootfs.sh: shell loop, sha256 of 64 MiB, 300 fork+exec of foreign children,
 # tar+gzip of 2000 files), alternated per workload (altbench):
-#   section "work":    emu-run vs bare QEMU vs proot -q vs native, the default payload
-#                      (build/qemu); chroot+binfmt with it is the "version" row qemu-10
+#   section "work":    emu-run vs bare QEMU vs proot -q vs docker run --platform vs
+#                      native, the default payload (build/qemu); chroot+binfmt with it is
+#                      the "version" row qemu-10
 #   section "version": chroot+binfmt with each payload (7.2 bookworm, 10.0 trixie,
 #                      11.x sid, and the 10.0 rebuilds of bench/qemu-build.sh if cached)
 # plus a correctness sweep (part "check"): every runner's and payload's output (the
 # first timed run's) must equal the native stand-in's (the host's busybox-static), and
 # part "debian": ldconfig and dpkg --version in an arm64 Debian root per payload.
 #   bench/workloads.sh [RUNS] [work|version|debian|check ...]
+# BENCH_WORK_PARTS (default "work version debian check") picks the parts when none is
+# given; BENCH_WORKLOADS, BENCH_ARCHES and BENCH_PAYLOADS narrow them.
+# The docker-run rows (docker run --rm --network=none --platform linux/ARCH
+# -e W=/work -e BB=/bin/busybox -w /work bench-ARCH /bin/sh /work/W.sh) need the host's
+# binfmt_misc registry: bench/docker.sh changes it under the host-registry lock for the
+# "work" part only and restores it exactly at exit (see bench/startup.sh).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/docker.sh"
 runs=${1:-$(b_runs 3 1)}
 shift || true
 parts=("$@")
-((${#parts[@]})) || parts=(work version debian check)
+((${#parts[@]})) || read -ra parts <<<"${BENCH_WORK_PARTS:-work version debian check}"
 EMU=$BUILD/bin/emu-run
 WORKLOADS=(${BENCH_WORKLOADS:-loop sha forkexec targz})
 ARCHES=(${BENCH_ARCHES:-arm64 riscv64})
@@ -23,7 +31,13 @@ PAYLOADS=(${BENCH_PAYLOADS:-$(payloads_available)})
 # 10pie behaves as 10nopie once started; the workloads compare 10nopie only (execcost has both).
 VPAYLOADS=()
 for v in "${PAYLOADS[@]}"; do [[ $v == 10pie ]] || VPAYLOADS+=("$v"); done
-trap holders_stop EXIT
+section_exit() {
+    local rc=$?
+    holders_stop
+    bd_stop || rc=1
+    exit "$rc"
+}
+trap section_exit EXIT
 for a in "${ARCHES[@]}"; do b_magic "$(deb2cpu "$a")" >/dev/null; done
 
 # One holder per payload, registering that payload's emulators for every arch.
@@ -54,6 +68,7 @@ row() {
     chroot) echo "$label=W=/work BB=/bin/busybox $(in_holder "p$v") chroot $R /bin/sh /work/$w.sh" ;;
     emu-run) echo "$label=$EMU --arch $a --rootfs $R --qemu $Q -e W=/work -e BB=/bin/busybox -- /bin/sh /work/$w.sh" ;;
     proot) echo "$label=W=/work BB=/bin/busybox proot -q $Q -r $R -w /work /bin/sh /work/$w.sh" ;;
+    docker) echo "$label=$BD_DOCKER run --rm --network=none --platform linux/$a -e W=/work -e BB=/bin/busybox -w /work bench-$a /bin/sh /work/$w.sh" ;;
     esac
 }
 
@@ -66,6 +81,13 @@ run_once() {
 for part in "${parts[@]}"; do
     case $part in
     work)
+        docker_ok=0
+        if bd_start "${ARCHES[@]}"; then
+            docker_ok=1
+            bd_fact work
+        else
+            b_fact work.docker "docker-run not measured: $BD_WHY"
+        fi
         for a in "${ARCHES[@]}"; do
             for w in "${WORKLOADS[@]}"; do
                 rows=()
@@ -73,11 +95,14 @@ for part in "${parts[@]}"; do
                 rows+=("$(row "$a/$w/bare-qemu" bare "$a" "$w")"
                     "$(row "$a/$w/proot-q" proot "$a" "$w")"
                     "$(row "$a/$w/native" native "$a" "$w")")
+                ((docker_ok)) && rows+=("$(row "$a/$w/docker-run" docker "$a" "$w")")
                 for r in "${rows[@]}"; do b_cmd work "${r%%=*}" "${r#*=}"; done
                 mkdir -p "$RESULTS/out/work"
                 ab work -r "$runs" -w 1 -k -O "$RESULTS/out/work" "${rows[@]}"
             done
         done
+        # The host's registry back as soon as the docker rows are done.
+        bd_stop || exit 1
         ;;
     version)
         for a in "${ARCHES[@]}"; do
