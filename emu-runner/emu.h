@@ -7,7 +7,8 @@
  * Processes:  emu-run (the caller's namespaces: options, QEMU lookup, signal
  * forwarding, placeholder removal) -> sandbox (pid 1 of new user, mount, pid
  * [, uts, ipc, net] namespaces: binfmt_misc, mounts, pivot_root, reaper)
- * -> step (credentials, exec).
+ * -> step (credentials, exec); and, when the sandbox made placeholders in the
+ * rootfs, emu-run -> janitor (removes them should emu-run be SIGKILLed).
  */
 #ifndef EMU_RUN_H
 #define EMU_RUN_H
@@ -33,6 +34,8 @@ enum {
 #define EMU_HOSTNAME "buildkitsandbox"
 /* Set (to anything but empty or 0) to skip the private binfmt_misc instance. */
 #define EMU_ENV_NO_PRIVATE "EMU_RUN_NO_PRIVATE_BINFMT"
+/* argv[0] of the probe programs emu-run executes natively (native.c). */
+#define EMU_PROBE_ARGV0 "emu-run-probe"
 
 struct emu_bind {
 	const char *src;           /* host path */
@@ -46,13 +49,15 @@ struct emu_config {
 	const char *arch;          /* as given to --arch */
 	const struct target *target;
 	const struct target *host; /* NULL when this machine is not in the table */
-	bool native;               /* the host runs the target's code itself */
+	bool native;               /* the host's own platform: runs natively, never probed */
+	bool compat;               /* the rest of the host's QEMU family (i386 on x86-64,
+				    * arm on arm64): native only if its probe runs here */
 	struct platform platform;  /* TARGET*: os, arch, variant ("" when none) */
 	struct platform build_platform; /* BUILD* */
 	const char *rootfs;
 	const char *workdir;
 	const char *user;
-	char **env;                /* -e and --env-file, in order: "K=V" (NULL-terminated) */
+	char **env;                /* -e and --env-file, in order, repeated keys kept: "K=V" (NULL-terminated) */
 	size_t nenv;
 	struct emu_bind *binds;
 	size_t nbinds;
@@ -90,7 +95,11 @@ struct emulation {
 	char private_problem[1024];/* why path 1 was not taken */
 	char registration[ENTRY_REGISTER_MAX + 1]; /* path 1: what was registered */
 	char host_entry[ENTRY_NAME_MAX + 1];       /* path 2: the entry used */
-	int instance_fd;           /* path 1: keeps the private instance alive; -1 */
+	int instance_fd;           /* path 1 (or native by probe): keeps the private instance alive; -1 */
+	char native_note[600];     /* --verbose: the host's family, native or not and why */
+	char probe_failed[300];    /* why the family's probe did not run natively, "" */
+	bool own_instance;         /* our user namespace has its own instance now: the
+				    * host's registrations no longer apply in it */
 };
 
 /* In emu-run: native or not, and the emulator path 1 would use. Returns 0 or
@@ -103,6 +112,20 @@ int emulation_prepare(const struct emu_config *c, struct emulation *em, struct b
 int emulation_choose(const struct emu_config *c, struct emulation *em, const char *no_private, struct bi_error *err);
 /* --verbose lines and the path-2 note. */
 void emulation_report(const struct emu_config *c, const struct emulation *em);
+
+/* --- native.c: does the host run the target's code itself? ---------------------- */
+
+struct probe;
+
+/* The probe program that answers for t, or NULL when there is none. */
+const struct probe *native_probe_for(const struct target *t);
+/* The first entry that would take the probe (enabled, magic matching), or NULL. */
+const struct binfmt_entry *native_probe_taken_by(const struct probe *p, const struct binfmt_entry *entries,
+						 size_t n);
+/* Execute the probe here, natively (truthful only where no binfmt_misc entry
+ * can take it). Returns 0 when it ran as expected, else -errno (-ENOEXEC:
+ * exec format error); why says which in a few words for --verbose. */
+int native_probe_run(const struct probe *p, char *why, size_t n);
 
 /* --- resolve.c: paths inside a hostile root ------------------------------------- */
 
@@ -118,8 +141,9 @@ int root_open(int rootfd, const char *path, int flags, bool no_xdev);
  * missing (0755 directories; the last component as a directory or an empty
  * file) and recording it. Returns an O_PATH fd or -errno with err set. */
 int root_resolve_create(int rootfd, const char *path, bool dir, struct placeholders *ph, struct bi_error *err);
-/* Remove recorded placeholders that are still empty, newest first. */
-void placeholders_remove(int rootfd, const struct placeholders *ph);
+/* Remove recorded placeholders that are still empty, newest first. Returns
+ * -EBUSY when one was still a mount point (try again later), else 0. */
+int placeholders_remove(int rootfd, const struct placeholders *ph);
 void placeholders_free(struct placeholders *ph);
 /* Over a pipe: NUL-separated paths. */
 int placeholders_send(int fd, const struct placeholders *ph);
@@ -141,10 +165,13 @@ int user_resolve(int rootfd, const char *spec, struct emu_user *u, struct bi_err
 
 /* --- env.c: the step's environment --------------------------------------------- */
 
-/* NULL-terminated "K=V" list; NULL when out of memory. Free with env_free. */
+/* NULL-terminated "K=V" list, each key once; NULL when out of memory. Free
+ * with env_free. O(n log n) in the number of variables. */
 char **env_build(const struct emu_config *c, const struct emu_user *u);
 void env_free(char **env);
-/* Read --env-file FILE and append its variables to *list (n entries). */
+/* Read --env-file FILE and append its variables to *list (n entries; *list
+ * NULL or made by these functions). Repeated keys are kept: env_build
+ * resolves them. Invalid lines: -EINVAL naming FILE and the line number. */
 int env_file_append(const char *file, char ***list, size_t *n, struct bi_error *err);
 /* -e K=V or -e K (K's value in emu-run's environment; dropped when unset). */
 int env_arg_append(const char *arg, char ***list, size_t *n, struct bi_error *err);
@@ -237,6 +264,19 @@ struct sandbox_args {
 
 /* Returns the exit code (the step's, or 125 for a set-up failure). */
 int sandbox_main(const struct sandbox_args *a);
+
+/* --- janitor.c: placeholders removed even when emu-run is SIGKILLed ------------------ */
+
+struct janitor {
+	pid_t pid;                 /* -1: none */
+	int lifeline;              /* our end; closing it without "done" means we died */
+};
+
+/* Fork the janitor for the placeholders of the (unreaped) sandbox. Returns 0
+ * or -errno (no pidfd_open before Linux 5.3: no janitor). */
+int janitor_start(struct janitor *j, int rootfd, pid_t sandbox, const struct placeholders *ph);
+/* emu-run has removed the placeholders itself: tell the janitor, reap it. */
+void janitor_dismiss(struct janitor *j);
 
 /* --- run.c: emu-run's own process -------------------------------------------------- */
 

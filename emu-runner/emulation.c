@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * How foreign code runs, in order of preference:
+ * How foreign code runs, in order of preference (the host's own platform
+ * natively; the rest of its family natively when its probe runs, native.c):
  *  1. a private binfmt_misc instance of our own user namespace (Linux >= 6.7),
  *     holding exactly one entry, flags F and P (never C), registered before
  *     the root changes so the kernel opens the host's static QEMU;
@@ -21,6 +22,7 @@
 #include "emu.h"
 #include "interp.h"
 #include "plan.h"
+#include "probe.h"
 #include "util.h"
 
 /* F: the kernel opens QEMU now, so it runs inside any root. P: argv[0] is
@@ -95,6 +97,8 @@ static int find_qemu(const struct emu_config *c, struct emulation *em, struct bi
 
 int emulation_prepare(const struct emu_config *c, struct emulation *em, struct bi_error *err)
 {
+	struct bi_error e = { 0 };
+
 	memset(em, 0, sizeof(*em));
 	em->instance_fd = -1;
 	if (c->native) {
@@ -105,7 +109,13 @@ int emulation_prepare(const struct emu_config *c, struct emulation *em, struct b
 		snprintf(em->private_problem, sizeof(em->private_problem), "%s is set", EMU_ENV_NO_PRIVATE);
 		return 0;
 	}
-	return find_qemu(c, em, err);
+	if (!c->compat)
+		return find_qemu(c, em, err);
+	/* The host's family usually runs natively (the sandbox finds out): an
+	 * emulator, even a --qemu that cannot be used, only matters if not. */
+	if (find_qemu(c, em, &e) < 0 && !em->qemu_problem[0])
+		snprintf(em->qemu_problem, sizeof(em->qemu_problem), "%s", e.msg);
+	return 0;
 }
 
 /* A new binfmt_misc superblock, never attached anywhere: only our fd keeps
@@ -136,27 +146,87 @@ static int open_private_instance(struct binfmtfs *fs, struct bi_error *err)
 	return 0;
 }
 
-static int register_private(const struct emu_config *c, struct emulation *em, struct bi_error *err)
+static int run_probe(const struct emu_config *c, struct emulation *em, const struct probe *p)
+{
+	char why[sizeof(em->probe_failed)];
+	int r = native_probe_run(p, why, sizeof(why));
+
+	if (r == 0) {
+		snprintf(em->native_note, sizeof(em->native_note), "%s runs natively here (%s)", c->arch, why);
+		em->path = EMU_PATH_NATIVE;
+		return 0;
+	}
+	snprintf(em->probe_failed, sizeof(em->probe_failed), "%s", why);
+	snprintf(em->native_note, sizeof(em->native_note), "%s does not run natively here (probe: %s): emulating",
+		 c->arch, why);
+	return r;
+}
+
+/* The host's family without a probe program of its own (riscv32 on riscv64,
+ * say): QEMU's family table is all there is to go by. */
+static void assume_native(const struct emu_config *c, struct emulation *em)
+{
+	snprintf(em->native_note, sizeof(em->native_note),
+		 "%s: no probe program for it, assuming it runs natively as the host's family does", c->arch);
+	em->path = EMU_PATH_NATIVE;
+}
+
+/* The host's family, probed in our private instance while it is still
+ * empty: nothing can take the probe there, so its answer is the kernel's. */
+static int probe_in_instance(const struct emu_config *c, struct emulation *em)
+{
+	const struct probe *p = native_probe_for(c->target);
+
+	if (!p) {
+		assume_native(c, em);
+		return 0;
+	}
+	return run_probe(c, em, p);
+}
+
+static int register_entry(const struct emu_config *c, struct emulation *em, struct binfmtfs *fs,
+			  struct bi_error *err)
 {
 	struct binfmt_entry e;
-	struct binfmtfs fs;
 	int r;
 
-	if (!bfs_in_private_userns())
-		return bi_error_set(err, -EPERM, "not in a user namespace of our own");
+	if (!em->qemu[0])
+		return bi_error_set(err, -ENOENT, "%s", em->qemu_problem);
 	r = plan_entry_for(c->target, "", em->qemu, EMU_FLAGS, &e);
 	if (r < 0)
 		return bi_error_set(err, r, "emulator path %s is longer than %d bytes", em->qemu, ENTRY_INTERP_MAX);
 	if (entry_format_register(&e, em->registration, sizeof(em->registration)) < 0)
 		return bi_error_set(err, -EINVAL, "cannot format the entry for %s", em->qemu);
+	return bfs_register(fs, &e, err);
+}
+
+/*
+ * Path 1. For the host's family the probe runs first, in the same fresh
+ * instance: when it passes, the step runs natively, and the (empty) instance
+ * is kept so that it meets the kernel the probe met - no host entry for i386
+ * can take its programs either.
+ */
+static int use_private(const struct emu_config *c, struct emulation *em, struct bi_error *err)
+{
+	struct binfmtfs fs;
+	int r;
+
+	if (!c->compat && !em->qemu[0])
+		return bi_error_set(err, -ENOENT, "%s", em->qemu_problem);
+	if (!bfs_in_private_userns())
+		return bi_error_set(err, -EPERM, "not in a user namespace of our own");
 	r = open_private_instance(&fs, err);
 	if (r < 0)
 		return r;
-	r = bfs_register(&fs, &e, err);
+	em->own_instance = true;
+	if (!c->compat || probe_in_instance(c, em) < 0)
+		r = register_entry(c, em, &fs, err);
 	if (r < 0) {
 		bfs_close(&fs);
 		return r;
 	}
+	if (em->path != EMU_PATH_NATIVE)
+		em->path = EMU_PATH_PRIVATE;
 	em->instance_fd = fs.dirfd;
 	return 0;
 }
@@ -166,17 +236,17 @@ static bool serves(const struct binfmt_entry *e, const struct target *t)
 	return e->enabled && plan_target_of_entry(e) == t;
 }
 
-/* Path 2: an enabled entry with F for our target in the visible registry. */
-static int find_host_entry(const struct emu_config *c, struct emulation *em, char *why, size_t n)
+/* The visible registry's entries, when it is mounted and enabled; else
+ * -ENOENT with why. */
+static int visible_entries(struct binfmt_entry **entries, size_t *count, char *why, size_t n)
 {
-	_cleanup_free_ struct binfmt_entry *entries = NULL;
 	struct bi_error e = { 0 };
 	struct binfmtfs fs;
-	size_t count = 0;
 	bool on = false;
 	int r = -ENOENT;
 
-	snprintf(why, n, "no enabled entry for %s at %s", c->target->cpu, BINFMTFS_DEFAULT_MOUNT);
+	*entries = NULL;
+	*count = 0;
 	if (bfs_open_mounted(&fs, NULL, &e) < 0) {
 		snprintf(why, n, "%s", e.msg);
 		return -ENOENT;
@@ -185,9 +255,56 @@ static int find_host_entry(const struct emu_config *c, struct emulation *em, cha
 		snprintf(why, n, "binfmt_misc is not mounted at %s", BINFMTFS_DEFAULT_MOUNT);
 	else if (bfs_status_enabled(&fs, &on) < 0 || !on)
 		snprintf(why, n, "binfmt_misc is disabled at %s", BINFMTFS_DEFAULT_MOUNT);
-	else if (bfs_list(&fs, &entries, &count, &e) < 0)
+	else if (bfs_list(&fs, entries, count, &e) < 0)
 		snprintf(why, n, "%s", e.msg);
-	for (size_t i = 0; on && i < count && r < 0; i++) {
+	else
+		r = 0;
+	bfs_close(&fs);
+	return r;
+}
+
+/*
+ * The host's family without a private instance: the host's registry comes
+ * first. An enabled entry that takes the probe takes every program of the
+ * target, whatever the CPU could do (then path 2 decides); only without one
+ * does a plain exec tell the truth. A registry that is not visible here
+ * (mounted elsewhere, or a kernel before 6.7 that keeps entries unmounted)
+ * cannot be checked: the probe is believed then.
+ */
+static int probe_outside(const struct emu_config *c, struct emulation *em)
+{
+	const struct probe *p = native_probe_for(c->target);
+	_cleanup_free_ struct binfmt_entry *entries = NULL;
+	const struct binfmt_entry *by;
+	char why[300];
+	size_t count = 0;
+
+	if (!p) {
+		assume_native(c, em);
+		return 0;
+	}
+	visible_entries(&entries, &count, why, sizeof(why));
+	by = native_probe_taken_by(p, entries, count);
+	if (by) {
+		snprintf(em->native_note, sizeof(em->native_note),
+			 "%s: the host's binfmt_misc entry %s takes its programs before the kernel's own loader: "
+			 "emulating", c->arch, by->name);
+		return -EEXIST;
+	}
+	return run_probe(c, em, p);
+}
+
+/* Path 2: an enabled entry with F for our target in the visible registry. */
+static int find_host_entry(const struct emu_config *c, struct emulation *em, char *why, size_t n)
+{
+	_cleanup_free_ struct binfmt_entry *entries = NULL;
+	size_t count = 0;
+	int r = -ENOENT;
+
+	if (visible_entries(&entries, &count, why, n) < 0)
+		return -ENOENT;
+	snprintf(why, n, "no enabled entry for %s at %s", c->target->cpu, BINFMTFS_DEFAULT_MOUNT);
+	for (size_t i = 0; i < count && r < 0; i++) {
 		if (!serves(&entries[i], c->target))
 			continue;
 		if (!strchr(entries[i].flags, 'F')) {
@@ -199,40 +316,53 @@ static int find_host_entry(const struct emu_config *c, struct emulation *em, cha
 		snprintf(em->qemu, sizeof(em->qemu), "%s", entries[i].interpreter);
 		r = 0;
 	}
-	bfs_close(&fs);
 	return r;
+}
+
+/* "it does not run natively here (probe: ...), " for the host's family, else "". */
+static const char *not_native(const struct emulation *em, char *buf, size_t n)
+{
+	if (!em->probe_failed[0])
+		return "";
+	snprintf(buf, n, "it does not run natively here (probe: %s), ", em->probe_failed);
+	return buf;
 }
 
 int emulation_choose(const struct emu_config *c, struct emulation *em, const char *no_private,
 		     struct bi_error *err)
 {
 	struct bi_error e = { 0 };
-	char why[1024];
+	char why[1024], nn[400];
 
 	if (em->path == EMU_PATH_NATIVE)
 		return 0;
 	if (no_private && !em->private_problem[0])
 		snprintf(em->private_problem, sizeof(em->private_problem), "%s", no_private);
-	else if (!em->private_problem[0] && !em->qemu[0])
-		snprintf(em->private_problem, sizeof(em->private_problem), "%s", em->qemu_problem);
 	if (!em->private_problem[0]) {
-		if (register_private(c, em, &e) == 0) {
-			em->path = EMU_PATH_PRIVATE;
+		if (use_private(c, em, &e) == 0)
 			return 0;
-		}
 		snprintf(em->private_problem, sizeof(em->private_problem), "%s", e.msg);
 	}
+	/* Exec lookups stop at the first user namespace with an instance of
+	 * its own, even an empty or closed one: path 2 cannot work in ours now. */
+	if (em->own_instance)
+		return bi_error_set(err, -ENOEXEC, "cannot run %s code: %sthe private binfmt_misc instance failed (%s), "
+				    "and the host's registrations no longer apply in its user namespace",
+				    target_display_name(c->target), not_native(em, nn, sizeof(nn)), em->private_problem);
+	if (c->compat && probe_outside(c, em) == 0)
+		return 0;
 	if (find_host_entry(c, em, why, sizeof(why)) == 0) {
 		em->path = EMU_PATH_HOST;
 		return 0;
 	}
 	return bi_error_set(err, -ENOEXEC,
-			    "cannot run %s code: no private binfmt_misc instance (%s), and no usable host "
+			    "cannot run %s code: %sno private binfmt_misc instance (%s), and no usable host "
 			    "registration (%s). Fix: Linux >= 6.7 with user namespaces enabled (sysctl "
 			    "user.max_user_namespaces > 0, kernel.unprivileged_userns_clone=1, "
 			    "kernel.apparmor_restrict_unprivileged_userns=0), or register QEMU on the host: "
 			    "binfmt --install %s",
-			    target_display_name(c->target), em->private_problem, why, c->arch);
+			    target_display_name(c->target), not_native(em, nn, sizeof(nn)), em->private_problem, why,
+			    c->arch);
 }
 
 void emulation_report(const struct emu_config *c, const struct emulation *em)
@@ -244,8 +374,11 @@ void emulation_report(const struct emu_config *c, const struct emulation *em)
 			em->private_problem, em->host_entry);
 	if (!c->verbose)
 		return;
+	if (em->native_note[0])
+		emu_note(c, "%s", em->native_note);
 	if (em->path == EMU_PATH_NATIVE) {
-		emu_note(c, "%s runs natively here: no emulation", target_display_name(c->target));
+		if (!em->native_note[0])
+			emu_note(c, "%s runs natively here: no emulation", target_display_name(c->target));
 		return;
 	}
 	if (em->qemu[0] && interp_qemu_version(em->qemu, version, sizeof(version)) < 0)

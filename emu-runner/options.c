@@ -69,14 +69,17 @@ static void usage(void)
 	       "Options:\n"
 	       "     --arch PLATFORM       what to run: arm64, linux/arm/v7, armhf, riscv64, ppc64el,\n"
 	       "                           s390x, ... (every name binfmt accepts); the host's own\n"
-	       "                           platform runs without emulation\n"
+	       "                           platform runs without emulation, and so does the rest\n"
+	       "                           of its family (386 on amd64, arm on arm64) when its\n"
+	       "                           probe program runs here\n"
 	       "     --rootfs DIR          run inside DIR as a RUN step: fresh /proc, minimal /dev,\n"
 	       "                           read-only /sys, /etc/hosts, the host's resolv.conf;\n"
 	       "                           changes persist in DIR\n"
 	       "     --overlay             with --rootfs: write to a throw-away overlay instead\n"
 	       " -w, --workdir DIR         working directory (created with --rootfs; default /)\n"
-	       " -e, --env KEY[=VALUE]     set a variable (KEY alone: emu-run's own value)\n"
-	       "     --env-file FILE       set the KEY=VALUE lines of FILE\n"
+	       " -e, --env KEY[=VALUE]     set a variable (KEY alone: emu-run's own value); a later\n"
+	       "                           value for a KEY replaces an earlier one in its place\n"
+	       "     --env-file FILE       set the KEY=VALUE (or KEY) lines of FILE, in order\n"
 	       " -u, --user USER[:GROUP]   run as USER (name or id from the root's /etc/passwd)\n"
 	       "     --bind SRC:DST[:ro]   bind-mount host path SRC at DST (repeatable)\n"
 	       "     --network host|none   share the host's network (default) or only lo\n"
@@ -84,7 +87,8 @@ static void usage(void)
 	       "     --qemu FILE|DIR       the static QEMU to use (default: the staged payload\n"
 	       "                           <bindir>/../qemu, then /usr/bin)\n"
 	       "     --cpu MODEL           QEMU CPU model (sets QEMU_CPU)\n"
-	       " -v, --verbose             say which emulation path, QEMU and registration is used\n"
+	       " -v, --verbose             say which emulation path, QEMU and registration is used,\n"
+	       "                           or why the platform runs natively or not\n"
 	       " -h, --help                display this help\n"
 	       " -V, --version             display version\n"
 	       "\n"
@@ -254,9 +258,12 @@ static int resolve_arch(struct emu_config *c)
 	}
 	uname(&u);
 	c->host = target_for_machine(u.machine);
-	/* The host's family (amd64 runs 386 code too) needs no emulator, and
-	 * registering it would make every exec loop. */
-	c->native = target_same_family(c->target, c->host);
+	/* The host's own platform needs no emulator, and registering it would
+	 * make every exec loop. The rest of its family usually runs natively
+	 * too, but not always (ia32_emulation=0, arm64 cores without AArch32):
+	 * that is decided by executing its probe (emulation.c). */
+	c->native = c->host && c->target == c->host;
+	c->compat = !c->native && target_same_family(c->target, c->host);
 	set_platforms(c);
 	return -1;
 }

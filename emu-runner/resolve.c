@@ -225,12 +225,15 @@ int root_resolve_create(int rootfd, const char *path, bool dir, struct placehold
 	return explain(-ELOOP, path, err);
 }
 
-void placeholders_remove(int rootfd, const struct placeholders *ph)
+int placeholders_remove(int rootfd, const struct placeholders *ph)
 {
+	int r = 0;
+
 	for (size_t i = ph->n; i-- > 0;) {
 		char dir[PATH_MAX], *name;
 		_cleanup_close_ int parent = -1;
 		struct stat st;
+		int e = 0;
 
 		snprintf(dir, sizeof(dir), "%s", ph->paths[i]);
 		name = strrchr(dir, '/');
@@ -244,10 +247,15 @@ void placeholders_remove(int rootfd, const struct placeholders *ph)
 		/* Only what is still as we left it: an empty directory (rmdir
 		 * refuses others) or an empty regular file. */
 		if (S_ISDIR(st.st_mode))
-			unlinkat(parent, name, AT_REMOVEDIR);
+			e = unlinkat(parent, name, AT_REMOVEDIR) < 0 ? errno : 0;
 		else if (S_ISREG(st.st_mode) && st.st_size == 0)
-			unlinkat(parent, name, 0);
+			e = unlinkat(parent, name, 0) < 0 ? errno : 0;
+		/* Still a mount point where we look (a namespace being torn down):
+		 * worth another try; anything else (not empty) is final. */
+		if (e == EBUSY)
+			r = -EBUSY;
 	}
+	return r;
 }
 
 void placeholders_free(struct placeholders *ph)

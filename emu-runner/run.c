@@ -2,7 +2,8 @@
 /*
  * emu-run's own process, in the caller's namespaces: find the emulator, start
  * the sandbox, forward signals to it, and once it is gone (and with it its
- * mount namespace) remove the placeholders it created in the rootfs.
+ * mount namespace) remove the placeholders it created in the rootfs (with a
+ * janitor standing by in case emu-run is SIGKILLed, janitor.c).
  * Where no namespace can be made at all (an unprivileged user without user
  * namespaces), the step runs as a plain child on the host's registrations.
  */
@@ -62,6 +63,29 @@ __attribute__((noreturn)) static void sandbox(const struct emu_config *c, struct
 	_exit(sandbox_main(&a));
 }
 
+/*
+ * Placeholders are removed here once the sandbox is gone; a janitor does it
+ * should we be SIGKILLed first. It is forked only when the sandbox reports
+ * placeholders, so runs without them pay nothing. That leaves a window: from
+ * the sandbox creating its first placeholder (during set-up) until the
+ * janitor exists (right after the report, tens of milliseconds later), a
+ * SIGKILL of emu-run still leaves them behind - the sandbox dies with us
+ * before it could report, and nobody else knows what it created.
+ */
+static int wait_and_clean(pid_t pid, int rootfd, const struct placeholders *ph)
+{
+	struct janitor j = { .pid = -1, .lifeline = -1 };
+	int rc;
+
+	if (rootfd >= 0 && ph->n > 0)
+		janitor_start(&j, rootfd, pid, ph); /* best effort: without it, as before */
+	rc = init_wait_forward(pid, false);
+	if (rootfd >= 0)
+		placeholders_remove(rootfd, ph);
+	janitor_dismiss(&j);
+	return rc;
+}
+
 int emu_run(const struct emu_config *c)
 {
 	struct bi_error err = { 0 };
@@ -99,9 +123,7 @@ int emu_run(const struct emu_config *c)
 	/* EOF once the sandbox is set up (or gave up). */
 	placeholders_recv(rep[0], &ph);
 	close(rep[0]);
-	rc = init_wait_forward(pid, false);
-	if (rootfd >= 0)
-		placeholders_remove(rootfd, &ph);
+	rc = wait_and_clean(pid, rootfd, &ph);
 	placeholders_free(&ph);
 	return rc;
 }
