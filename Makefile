@@ -70,10 +70,14 @@ $(LIB): $(LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# libkmod and libmount are dlopen()ed only when the module must be loaded or
+# binfmt_misc mounted (binfmt/lib/mount.c): binfmt does not link them, so every
+# run does not load them and the six libraries they pull in.
+BINFMT_LIBS := $(filter-out -lkmod -lmount,$(PKG_LIBS))
 $(BUILD)/bin/binfmt: $(BINFMT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BINFMT_OBJ) $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BINFMT_OBJ) $(LIB) $(BINFMT_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)

@@ -64,8 +64,29 @@ static const struct detect_options *probe_options(void)
 	return &o;
 }
 
+/*
+ * Every probe's result, run now, except those known[i] holds (a result of this
+ * run that nothing has changed since; DETECT_NOT_RUN: probe it). known may be NULL.
+ */
+static int probe_all(struct detect_result *rs, const struct detect_result *known, struct bi_error *err)
+{
+	struct detect_options o = *probe_options();
+	bool select[32];
+	int r;
+
+	for (size_t i = 0; i < probes_count() && i < ARRAY_SIZE(select); i++)
+		select[i] = !known || known[i].status == DETECT_NOT_RUN;
+	o.select = select;
+	r = detect_run(rs, &o, err);
+	for (size_t i = 0; r == 0 && known && i < probes_count(); i++)
+		if (!select[i])
+			rs[i] = known[i];
+	return r;
+}
+
 /* Registry entries plus probe results: what "supported" and --inspect need. */
-static int print_status(struct binfmtfs *fs, const struct target *host, const char *prefix, bool inspect)
+static int print_status(struct binfmtfs *fs, const struct target *host, const char *prefix, bool inspect,
+			const struct detect_result *known)
 {
 	_cleanup_free_ struct binfmt_entry *entries = NULL;
 	_cleanup_free_ char *text = NULL;
@@ -82,7 +103,7 @@ static int print_status(struct binfmtfs *fs, const struct target *host, const ch
 	if (bfs_status_enabled(fs, &enabled) == 0 && !enabled)
 		warnx_line("binfmt_misc is disabled (%s/status): the kernel uses none of its entries; "
 			   "'echo 1 > %s/status' enables them", fs->path, fs->path);
-	if (probes_count() <= ARRAY_SIZE(rs) && detect_run(rs, probe_options(), &err) == 0) {
+	if (probes_count() <= ARRAY_SIZE(rs) && probe_all(rs, known, &err) == 0) {
 		j = inspect ? status_inspect_json(rs, probes_count(), entries, n)
 			    : status_json_detected(rs, probes_count(), entries, n, prefix);
 	} else {
@@ -173,14 +194,18 @@ static void print_dry_run(const struct plan *p)
 	}
 }
 
-static void print_plan(const struct plan *p, bool dry_run, bool failed_run, bool verbose)
+static void print_plan(const struct plan *p, const struct options *o, bool failed_run)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		print_item(&p->items[i], dry_run, failed_run);
-		if (verbose && p->items[i].install && p->items[i].want.interpreter[0])
-			fprintf(stderr, "  emulator %s, flags %s\n", p->items[i].want.interpreter, p->items[i].want.flags);
+		const struct plan_item *it = &p->items[i];
+		/* --quiet: only what needs someone's attention. */
+		if (o->quiet && it->result == 0 && it->state != PLAN_CONFLICT)
+			continue;
+		print_item(it, o->dry_run, failed_run);
+		if (o->verbose && it->install && it->want.interpreter[0])
+			fprintf(stderr, "  emulator %s, flags %s\n", it->want.interpreter, it->want.flags);
 	}
-	if (p->skipped_no_emulator)
+	if (p->skipped_no_emulator && !o->quiet)
 		fprintf(stderr, "installing: %zu other targets skipped: no emulator for them found\n",
 			p->skipped_no_emulator);
 }
@@ -199,7 +224,7 @@ static int run_export(const struct options *o, const struct plan_request *rq)
 		warnx_line("%s", err.msg);
 		return EXIT_ENV;
 	}
-	for (size_t i = 0; i < p.n; i++)
+	for (size_t i = 0; i < p.n && !o->quiet; i++)
 		if (p.items[i].state == PLAN_REGISTER)
 			fprintf(stderr, "exporting: %s -> %s/%s.conf\n", p.items[i].label, o->export_dir,
 				p.items[i].want.name);
@@ -223,17 +248,16 @@ static int check_writable(struct binfmtfs *fs)
 
 /*
  * Which of the host's own family run natively (i386 on x86_64, arm on
- * aarch64), from their probes; false when unknown. Only those are probed:
- * foreign targets are decided by the registry, and every probe costs a
- * process (the status printed afterwards probes everything anyway).
+ * aarch64), from their probes (kept in rs, probes_count() slots, for the
+ * status afterwards); false when unknown. Only those are probed: foreign
+ * targets are decided by the registry, and every probe costs a process.
  */
-static bool probe_runs(bool *runs, size_t n, const struct target *host)
+static bool probe_runs(bool *runs, size_t n, const struct target *host, struct detect_result *rs)
 {
-	struct detect_result rs[32];
 	struct detect_options o = *probe_options();
 	bool select[32] = { false };
 
-	if (!host || probes_count() > ARRAY_SIZE(rs))
+	if (!host || probes_count() > ARRAY_SIZE(select))
 		return false;
 	for (size_t i = 0; i < probes_count(); i++) {
 		const struct target *t = target_by_cpu(probe_at(i)->cpu);
@@ -256,6 +280,46 @@ static bool probe_runs(bool *runs, size_t n, const struct target *host)
 	return true;
 }
 
+/* Probes made before applying p that p cannot have changed: the others are
+ * forgotten (DETECT_NOT_RUN), so the status probes them again. */
+static void forget_touched(struct detect_result *rs, const struct plan *p)
+{
+	for (size_t i = 0; i < probes_count(); i++) {
+		const struct target *t = target_by_cpu(rs[i].probe->cpu);
+		if (!t || plan_touches(p, t))
+			rs[i].status = DETECT_NOT_RUN;
+	}
+}
+
+/*
+ * Apply (under the lock, which this releases) and report: a line per item,
+ * then the status, which probes again whatever the changes could have
+ * affected (pre: this run's earlier probes, or NULL). --quiet reports only
+ * failures and conflicts, and skips the status and its probes.
+ */
+static int apply_and_report(const struct options *o, struct plan *p, struct binfmtfs *fs, const struct target *host,
+			    const char *prefix, struct detect_result *pre)
+{
+	struct bi_error err = { 0 };
+	int r = plan_apply(p, fs, &err);
+	int rc = r < 0 ? EXIT_FAILED : plan_has_conflicts(p) ? EXIT_PARTIAL : EXIT_OK;
+
+	bfs_unlock(fs);
+	print_plan(p, o, r < 0);
+	if (p->rollback_error[0])
+		warnx_line("rollback incomplete: %s", p->rollback_error);
+	if (o->quiet)
+		return rc;
+	/* After a rollback the registry is what undo left: trust no earlier probe. */
+	if (pre && (r < 0 || p->rollback_error[0]))
+		pre = NULL;
+	if (pre)
+		forget_touched(pre, p);
+	if (print_status(fs, host, prefix, false, pre) != EXIT_OK && rc == EXIT_OK)
+		rc = EXIT_ENV;
+	return rc;
+}
+
 static int run_changes(const struct options *o, struct plan_request *rq, const struct target *host)
 {
 	/* A dry run mounts (to see the instance a container shares with its host)
@@ -268,6 +332,8 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	struct plan p;
 	size_t n = 0;
 	bool enabled, runs[64];
+	struct detect_result pre[32];
+	bool have_pre = false;
 	int r, rc;
 
 	/* Names and emulators first: bad input fails before anything is touched.
@@ -290,7 +356,7 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	}
 	if (o->verbose && fs.note[0])
 		warnx_line("%s", fs.note);
-	if (fs.private_userns && !o->dry_run)
+	if (fs.private_userns && !o->dry_run && !o->quiet)
 		warnx_line("note: running in a user namespace: these registrations are private to it and end with it");
 	if (!o->dry_run && (rc = check_writable(&fs)) >= 0)
 		goto out_close;
@@ -312,7 +378,8 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	}
 	/* What already runs decides what "all" skips: probed under the lock, or a
 	 * run that finishes meanwhile would make the answer stale. */
-	if (o->install && targets_count() <= ARRAY_SIZE(runs) && probe_runs(runs, ARRAY_SIZE(runs), host))
+	if (o->install && targets_count() <= ARRAY_SIZE(runs) && probes_count() <= ARRAY_SIZE(pre) &&
+	    (have_pre = probe_runs(runs, ARRAY_SIZE(runs), host, pre)))
 		rq->runs = runs;
 	if (bfs_list(&fs, &entries, &n, &err) < 0) {
 		warnx_line("%s", err.msg);
@@ -325,17 +392,10 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	}
 	if (o->dry_run) {
 		print_dry_run(&p);
-		print_plan(&p, true, false, o->verbose);
+		print_plan(&p, o, false);
 		rc = plan_has_conflicts(&p) ? EXIT_PARTIAL : EXIT_OK;
 	} else {
-		r = plan_apply(&p, &fs, &err);
-		bfs_unlock(&fs);
-		print_plan(&p, false, r < 0, o->verbose);
-		rc = r < 0 ? EXIT_FAILED : plan_has_conflicts(&p) ? EXIT_PARTIAL : EXIT_OK;
-		if (p.rollback_error[0])
-			warnx_line("rollback incomplete: %s", p.rollback_error);
-		if (print_status(&fs, host, rq->prefix, false) != EXIT_OK && rc == EXIT_OK)
-			rc = EXIT_ENV;
+		rc = apply_and_report(o, &p, &fs, host, rq->prefix, have_pre ? pre : NULL);
 	}
 	plan_free(&p);
 out_close:
@@ -370,7 +430,7 @@ static int run_status(const struct options *o, const struct target *host, const 
 		warnx_line("binfmt_misc is not mounted at %s", fs.path);
 	if (o->verbose && fs.note[0])
 		warnx_line("%s", fs.note);
-	rc = print_status(&fs, host, prefix, o->inspect);
+	rc = print_status(&fs, host, prefix, o->inspect, NULL);
 	bfs_close_unmount(&fs);
 	return rc;
 }
@@ -398,6 +458,7 @@ static int print_version(const struct interp_search *s, const struct target *hos
 static int run(struct options *o)
 {
 	struct interp_search search;
+	struct interp_cache cache = { 0 };
 	struct plan_request rq = { 0 };
 	const char *prefix = getenv("QEMU_BINARY_PREFIX");
 	const char *qpath;
@@ -418,6 +479,9 @@ static int run(struct options *o)
 		return options_usage_error("invalid emulator path '%s'", qpath ? qpath : "");
 	if ((rc = check_qemu_dirs(&search, qpath)) >= 0)
 		return rc;
+	/* Names are checked before the registry is read and planned again under
+	 * the lock: each emulator's ELF header is read once for both. */
+	search.cache = &cache;
 	uname(&u);
 	host = target_for_machine(u.machine);
 

@@ -59,6 +59,9 @@ void options_usage(void)
 	       "                            instead of registering (systemd-binfmt applies them at boot)\n"
 	       "     --inspect              print a JSON report per platform: supported or not, the\n"
 	       "                            entry and emulator serving it, its QEMU version, and why not\n"
+	       " -q, --quiet                with --install/--uninstall: print nothing on success\n"
+	       "                            (no item lines, no status JSON, so no platform probes);\n"
+	       "                            failures and conflicts still get their line on stderr\n"
 	       " -v, --verbose              say what was mounted and which emulators were chosen\n"
 	       " -h, --help                 display this help\n"
 	       " -V, --version              display version\n"
@@ -124,6 +127,18 @@ static int append_list(char **list, const char *more)
 	return 0;
 }
 
+/* --quiet silences a change's report; a report-only run would print nothing. */
+static int check_quiet(const struct options *o)
+{
+	if (!o->quiet)
+		return -1;
+	if (!o->install && !o->uninstall)
+		return options_usage_error("%s", "--quiet is for --install/--uninstall: without them binfmt only reports");
+	if (o->dry_run || o->verbose)
+		return options_usage_error("--quiet does not combine with %s", o->dry_run ? "--dry-run" : "--verbose");
+	return -1;
+}
+
 int options_parse(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -138,6 +153,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "force", no_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -146,7 +162,7 @@ int options_parse(int argc, char **argv, struct options *o)
 
 	translate_go_style(argc, argv, o);
 	optind = 0; /* glibc: full re-initialisation, for callers that parse more than once */
-	while ((c = getopt_long(argc, argv, "i:u:m:fnvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:u:m:fnvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 		case 'u':
@@ -162,6 +178,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		case 'f': o->force = true; break;
 		case 'n': o->dry_run = true; break;
 		case 'v': o->verbose = true; break;
+		case 'q': o->quiet = true; break;
 		case 'h':
 			o->help = true;
 			return EXIT_OK;
@@ -181,7 +198,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		return options_usage_error("%s", "--export needs --install LIST|all to know what to export");
 	if (o->export_dir && (o->uninstall || o->dry_run))
 		return options_usage_error("%s", "--export writes files only: it does not combine with --uninstall or --dry-run");
-	return -1;
+	return check_quiet(o);
 }
 
 int options_resolve_flags(const struct options *o, char out[8])

@@ -27,7 +27,7 @@ struct options {
 	const char *qemu_path;
 	const char *flags;
 	const char *export_dir;
-	bool credential, force, dry_run, verbose, inspect, version, help;
+	bool credential, force, dry_run, verbose, quiet, inspect, version, help;
 	char **owned;      /* argv strings rewritten from Go style, freed by options_free */
 	size_t nowned;
 };

@@ -87,10 +87,13 @@ bool detect_passed(const struct detect_result *r)
 }
 
 /* A directory we may execute from: probes fail with EACCES on noexec mounts,
- * which would read as "not supported" for the wrong reason. */
+ * which would read as "not supported" for the wrong reason. After TMPDIR,
+ * /dev/shm (tmpfs wherever it exists): on a disk-backed /tmp, creating and
+ * removing the directory and its files waits for the filesystem's journal,
+ * milliseconds per run on a busy machine, for files that live a millisecond. */
 static int make_probe_dir(char *dir, size_t n)
 {
-	const char *cands[] = { getenv("TMPDIR"), "/tmp", "/var/tmp", "/run", "/dev/shm" };
+	const char *cands[] = { getenv("TMPDIR"), "/dev/shm", "/tmp", "/var/tmp", "/run" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
 		struct statvfs sv;
@@ -302,11 +305,14 @@ static const struct target *host_target(void)
 	return uname(&u) < 0 ? NULL : target_for_machine(u.machine);
 }
 
-static void cleanup_dir(const char *dir)
+/* Remove the probes written (written[i]: probe_at(i) may exist), then dir. */
+static void cleanup_dir(const char *dir, const bool *written)
 {
 	char path[PATH_MAX + 64];
 
 	for (size_t i = 0; i < probes_count(); i++) {
+		if (!written[i])
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, probe_at(i)->cpu);
 		unlink(path);
 	}
@@ -319,6 +325,7 @@ int detect_run(struct detect_result *rs, const struct detect_options *o, struct 
 	unsigned timeout = o && o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
 	bool use_userns = !have_cap_chroot();
 	struct child cs[MAX_PROBES] = { 0 };
+	bool written[MAX_PROBES] = { false };
 	size_t n = probes_count();
 	char dir[PATH_MAX];
 	int r;
@@ -327,7 +334,7 @@ int detect_run(struct detect_result *rs, const struct detect_options *o, struct 
 		return bi_error_set(err, -E2BIG, "too many probes");
 	if (make_probe_dir(dir, sizeof(dir)) < 0)
 		return bi_error_set(err, -ENOENT, "no directory to run probes from that allows exec "
-				    "(TMPDIR, /tmp, /var/tmp, /run, /dev/shm are noexec or missing)");
+				    "(TMPDIR, /dev/shm, /tmp, /var/tmp, /run are noexec or missing)");
 	for (size_t i = 0; i < n; i++) {
 		const struct probe *p = probe_at(i);
 		rs[i] = (struct detect_result){ .probe = p, .status = DETECT_NOT_RUN };
@@ -338,6 +345,7 @@ int detect_run(struct detect_result *rs, const struct detect_options *o, struct 
 		}
 		if (o && o->select && !o->select[i])
 			continue;
+		written[i] = true;
 		if ((r = write_probe(dir, p)) < 0) {
 			rs[i].detail = -r;
 			continue;
@@ -348,7 +356,7 @@ int detect_run(struct detect_result *rs, const struct detect_options *o, struct 
 			wait_all(cs, rs, i + 1, timeout);
 	}
 	wait_all(cs, rs, n, timeout);
-	cleanup_dir(dir);
+	cleanup_dir(dir, written);
 	return 0;
 }
 

@@ -16,15 +16,37 @@
 #include "interp.h"
 #include "util.h"
 
+/* Append a copy of str to the store: returns it, or NULL when it is full. */
+static const char *store(char *buf, size_t size, size_t *used, const char *str)
+{
+	size_t l = strlen(str);
+	char *p = buf + *used;
+
+	if (*used + l + 1 > size)
+		return NULL;
+	memcpy(p, str, l + 1);
+	*used += l + 1;
+	return p;
+}
+
 static void add_dir(struct interp_search *s, size_t *used, const char *dir)
 {
-	size_t l = strlen(dir);
-
-	if (s->ndirs >= INTERP_MAX_DIRS || l == 0 || *used + l + 1 > sizeof(s->storage))
+	if (s->ndirs >= INTERP_MAX_DIRS || !*dir)
 		return;
-	memcpy(s->storage + *used, dir, l + 1);
-	s->dirs[s->ndirs++] = s->storage + *used;
-	*used += l + 1;
+	s->dirs[s->ndirs] = store(s->storage, sizeof(s->storage), used, dir);
+	if (s->dirs[s->ndirs])
+		s->ndirs++;
+}
+
+/* Once per search, not per candidate (see interp_search_init). */
+static void resolve_dirs(struct interp_search *s)
+{
+	char real[PATH_MAX];
+	size_t used = 0;
+
+	for (size_t i = 0; i < s->ndirs; i++)
+		s->real[i] = realpath(s->dirs[i], real) ? store(s->real_storage, sizeof(s->real_storage), &used, real)
+							: NULL;
 }
 
 int interp_search_init(struct interp_search *s, const char *path_value, const char *prefix)
@@ -42,6 +64,7 @@ int interp_search_init(struct interp_search *s, const char *path_value, const ch
 			return -ENOMEM;
 		for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
 			add_dir(s, &used, d);
+		resolve_dirs(s);
 		return s->ndirs ? 0 : -EINVAL;
 	}
 	/* The staged payload travels with the program: build/bin/binfmt uses
@@ -59,6 +82,7 @@ int interp_search_init(struct interp_search *s, const char *path_value, const ch
 		}
 	}
 	add_dir(s, &used, "/usr/bin");
+	resolve_dirs(s);
 	return 0;
 }
 
@@ -66,15 +90,13 @@ int interp_search_init(struct interp_search *s, const char *path_value, const ch
 static int candidate(const struct interp_search *s, size_t i, const char *cpu, char *out, size_t n)
 {
 	static const char *const suffixes[] = { "", "-static" };
-	const char *dir;
-	char real[PATH_MAX];
+	const char *real;
 	struct stat st;
 
 	if (i >= s->ndirs * ARRAY_SIZE(suffixes))
 		return -ENOENT;
-	dir = s->dirs[i / ARRAY_SIZE(suffixes)];
-	/* Register a clean absolute path: the kernel stores it verbatim. */
-	if (!realpath(dir, real))
+	real = s->real[i / ARRAY_SIZE(suffixes)];
+	if (!real)
 		return -ESRCH;
 	if ((size_t)snprintf(out, n, "%s/%sqemu-%s%s", strcmp(real, "/") ? real : "", s->prefix, cpu,
 			     suffixes[i % ARRAY_SIZE(suffixes)]) >= n)
@@ -94,6 +116,8 @@ int interp_find(const struct interp_search *s, const char *cpu, char *out, size_
 	return -ENOENT;
 }
 
+static int verify(const char *path, const struct interp_policy *p, struct interp_cache *c, struct bi_error *err);
+
 int interp_find_verified(const struct interp_search *s, const char *cpu, const struct interp_policy *p,
 			 char *out, size_t n, struct bi_error *err)
 {
@@ -105,7 +129,7 @@ int interp_find_verified(const struct interp_search *s, const char *cpu, const s
 		struct bi_error e = { 0 };
 		if (r < 0)
 			continue;
-		r = interp_verify(path, p, &e);
+		r = verify(path, p, s->cache, &e);
 		if (r == 0)
 			return copy_str(out, n, path);
 		if (first_r == -ENOENT) {
@@ -172,7 +196,7 @@ int interp_elf_facts(const void *image, size_t n, struct interp_elf *out)
 	return elf_facts_of(elf_memory(copy, n), &out->machine, &out->elf_class, &out->type, &out->dynamic);
 }
 
-int interp_host_machine(unsigned *machine, unsigned *elf_class)
+static int read_host_machine(unsigned *machine, unsigned *elf_class)
 {
 	_cleanup_close_ int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	unsigned type;
@@ -181,6 +205,22 @@ int interp_host_machine(unsigned *machine, unsigned *elf_class)
 	if (fd < 0)
 		return -errno;
 	return elf_facts(fd, machine, elf_class, &type, &dyn);
+}
+
+int interp_host_machine(unsigned *machine, unsigned *elf_class)
+{
+	/* Every emulator is checked against it: read our own header once, not
+	 * once per emulator. A failure is not kept (the next call tries again). */
+	static bool known;
+	static unsigned m, c;
+	int r;
+
+	if (!known && (r = read_host_machine(&m, &c)) < 0)
+		return r;
+	known = true;
+	*machine = m;
+	*elf_class = c;
+	return 0;
 }
 
 static int check_owner(const char *path, const struct stat *st, struct bi_error *err)
@@ -196,40 +236,104 @@ static int check_owner(const char *path, const struct stat *st, struct bi_error 
 	return 0;
 }
 
-int interp_verify(const char *path, const struct interp_policy *p, struct bi_error *err)
+/* What the file's inode says: regular, executable, and (when required) safe
+ * to run for every user. */
+static int check_mode(const char *path, const struct stat *st, const struct interp_policy *p, struct bi_error *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	unsigned machine = 0, cls = 0, type = 0, host_machine = 0, host_class = 0;
-	bool dynamic = true;
-	struct stat st;
-	int r;
-
-	if (fd < 0)
-		return bi_error_set(err, -errno, "cannot open interpreter %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		return bi_error_set(err, -errno, "cannot stat interpreter %s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 		return bi_error_set(err, -EINVAL, "interpreter %s is not a regular file", path);
-	if (!(st.st_mode & S_IXUSR))
+	if (!(st->st_mode & S_IXUSR))
 		return bi_error_set(err, -EACCES, "interpreter %s is not executable: chmod 0755 %s", path, path);
-	if (p->require_root_owner && (r = check_owner(path, &st, err)) < 0)
-		return r;
-	r = elf_facts(fd, &machine, &cls, &type, &dynamic);
-	if (r < 0)
-		return bi_error_set(err, -ENOEXEC, "interpreter %s is not an ELF file", path);
+	return p->require_root_owner ? check_owner(path, st, err) : 0;
+}
+
+/* What its ELF header says: this host's machine and class, an executable,
+ * and static when need_static. */
+static int check_elf(const char *path, const struct interp_elf *f, const struct interp_policy *p,
+		     struct bi_error *err)
+{
+	unsigned host_machine = 0, host_class = 0;
+
 	if (interp_host_machine(&host_machine, &host_class) == 0 &&
-	    (machine != host_machine || cls != host_class))
+	    (f->machine != host_machine || f->elf_class != host_class))
 		return bi_error_set(err, -ENOEXEC,
 				    "interpreter %s is built for another machine (ELF e_machine %u, this host needs %u): "
-				    "install the emulators for this host's architecture", path, machine, host_machine);
-	if (type != ET_EXEC && type != ET_DYN)
+				    "install the emulators for this host's architecture", path, f->machine, host_machine);
+	if (f->type != ET_EXEC && f->type != ET_DYN)
 		return bi_error_set(err, -ENOEXEC, "interpreter %s is not an executable", path);
-	if (p->need_static && dynamic)
+	if (p->need_static && f->dynamic)
 		return bi_error_set(err, -ENOEXEC,
 				    "interpreter %s is dynamically linked: with the F flag the kernel runs it inside "
 				    "foreign root filesystems where its libraries do not exist; use a static QEMU "
 				    "(Debian: qemu-user-static)", path);
 	return 0;
+}
+
+/* Open the file, check its inode, read its ELF facts; *st is what was read. */
+static int read_facts(const char *path, const struct interp_policy *p, struct stat *st, struct interp_elf *f,
+		      struct bi_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return bi_error_set(err, -errno, "cannot open interpreter %s: %s", path, strerror(errno));
+	if (fstat(fd, st) < 0)
+		return bi_error_set(err, -errno, "cannot stat interpreter %s: %s", path, strerror(errno));
+	if ((r = check_mode(path, st, p, err)) < 0)
+		return r;
+	if (elf_facts(fd, &f->machine, &f->elf_class, &f->type, &f->dynamic) < 0)
+		return bi_error_set(err, -ENOEXEC, "interpreter %s is not an ELF file", path);
+	return 0;
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static struct interp_cache_slot *cache_find(struct interp_cache *c, const struct stat *st)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		struct interp_cache_slot *v = &c->v[i];
+		if (v->dev == st->st_dev && v->ino == st->st_ino && v->size == st->st_size &&
+		    same_time(&v->mtime, &st->st_mtim) && same_time(&v->ctime, &st->st_ctim))
+			return v;
+	}
+	return NULL;
+}
+
+static void cache_add(struct interp_cache *c, const struct stat *st, const struct interp_elf *f)
+{
+	if (c->n >= ARRAY_SIZE(c->v))
+		return;
+	c->v[c->n++] = (struct interp_cache_slot){ .dev = st->st_dev, .ino = st->st_ino, .size = st->st_size,
+						   .mtime = st->st_mtim, .ctime = st->st_ctim, .elf = *f };
+}
+
+static int verify(const char *path, const struct interp_policy *p, struct interp_cache *c, struct bi_error *err)
+{
+	const struct interp_cache_slot *hit;
+	struct interp_elf f = { .dynamic = true };
+	struct stat st;
+	int r;
+
+	/* Seen before, unchanged: only the inode checks, from a fresh stat. */
+	if (c && stat(path, &st) == 0 && (hit = cache_find(c, &st))) {
+		r = check_mode(path, &st, p, err);
+		return r < 0 ? r : check_elf(path, &hit->elf, p, err);
+	}
+	r = read_facts(path, p, &st, &f, err);
+	if (r < 0)
+		return r;
+	if (c)
+		cache_add(c, &st, &f);
+	return check_elf(path, &f, p, err);
+}
+
+int interp_verify(const char *path, const struct interp_policy *p, struct bi_error *err)
+{
+	return verify(path, p, NULL, err);
 }
 
 /* "qemu-aarch64 version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" -> "7.2.22" */

@@ -9,22 +9,57 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "error.h"
 
 #define INTERP_MAX_DIRS 8
+#define INTERP_CACHE_MAX 64
+
+/* What interp_verify reads from an ELF image. */
+struct interp_elf {
+	unsigned machine, elf_class, type;
+	bool dynamic;              /* has PT_INTERP, or unreadable program headers */
+};
+
+/*
+ * ELF facts of the emulators already read, keyed by file identity (device,
+ * inode, size, mtime, ctime): any change to a file (rewritten, replaced,
+ * chmod'ed) gives it a new key, so a stale answer is never served. binfmt
+ * checks every emulator before it touches anything and again under the lock;
+ * the second look then costs a stat(2) per file instead of an open and libelf.
+ * Permissions and ownership are checked from that stat every time. Full: no
+ * more caching, never a wrong answer.
+ */
+struct interp_cache {
+	size_t n;
+	struct interp_cache_slot {
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		struct timespec mtime, ctime;
+		struct interp_elf elf;
+	} v[INTERP_CACHE_MAX];
+};
 
 struct interp_search {
-	const char *dirs[INTERP_MAX_DIRS]; /* searched in order */
+	const char *dirs[INTERP_MAX_DIRS]; /* searched in order, as given (for messages) */
+	const char *real[INTERP_MAX_DIRS]; /* realpath of each, NULL when it does not resolve */
 	size_t ndirs;
 	const char *prefix;                /* QEMU_BINARY_PREFIX, "" when none */
+	/* Optional, set by the caller after interp_search_init (NULL: none): one
+	 * run's cache for interp_find_verified. Outlives every use of this search. */
+	struct interp_cache *cache;
 	char storage[4 * 4096];            /* backing store for dirs built by interp_search_init */
+	char real_storage[4 * 4096];       /* ... and for real */
 };
 
 /*
  * Directories to search: QEMU_BINARY_PATH-style value when given (a directory,
  * or several separated by ':'), else the staged payload next to the program
- * (<exe>/../qemu, <exe>/../lib/binfmt-installer/qemu) then /usr/bin.
+ * (<exe>/../qemu, <exe>/../lib/binfmt-installer/qemu) then /usr/bin. Each is
+ * resolved (realpath) here, once: the kernel stores the interpreter path
+ * verbatim, so candidates are built from clean absolute directories.
  */
 int interp_search_init(struct interp_search *s, const char *path_value, const char *prefix);
 
@@ -52,6 +87,7 @@ int interp_verify(const char *path, const struct interp_policy *p, struct bi_err
  * directory) until one passes interp_verify: Debian's dynamic qemu-user and
  * static qemu-user-static can both be in /usr/bin. Returns -ENOENT when there
  * is no candidate at all, else the first candidate's verification error.
+ * Uses and fills s->cache when set.
  */
 int interp_find_verified(const struct interp_search *s, const char *cpu, const struct interp_policy *p,
 			 char *out, size_t n, struct bi_error *err);
@@ -65,13 +101,10 @@ int interp_qemu_version(const char *path, char *out, size_t n);
 
 /* What interp_verify reads from an ELF image, from memory (for the fuzzer and
  * for tests: the same libelf calls as on a file). Returns 0 or -ENOEXEC. */
-struct interp_elf {
-	unsigned machine, elf_class, type;
-	bool dynamic;              /* has PT_INTERP, or unreadable program headers */
-};
 int interp_elf_facts(const void *image, size_t n, struct interp_elf *out);
 
-/* e_machine and ELF class of this very program (the host the tool was built for). */
+/* e_machine and ELF class of this very program (the host the tool was built
+ * for), read from its own ELF header on the first call only. */
 int interp_host_machine(unsigned *machine, unsigned *elf_class);
 
 #endif

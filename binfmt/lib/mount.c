@@ -6,6 +6,7 @@
  * from binfmtfs.c so programs that only use an existing instance (emu-run)
  * do not load these libraries.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libkmod.h>
@@ -64,6 +65,78 @@ static bool filesystem_listed(const char *proc_filesystems)
 	return false;
 }
 
+/*
+ * libkmod and libmount serve rare paths (binfmt_misc neither built in nor
+ * loaded; not mounted yet) but, linked, cost every run the mapping and
+ * relocation of eight more libraries (libcrypto, liblzma, libzstd, libblkid,
+ * libselinux, libpcre2...): about two thirds of binfmt's start-up. They are
+ * dlopen()ed where needed and closed after. Their headers still type every
+ * pointer (__typeof__), so a changed prototype fails the build as a direct
+ * call would.
+ */
+#define KMOD_SONAME "libkmod.so.2"
+#define KMOD_SYMS(X) X(kmod_new) X(kmod_unref) X(kmod_set_log_fn) X(kmod_module_new_from_name) \
+		     X(kmod_module_probe_insert_module) X(kmod_module_unref)
+#define MNT_SONAME "libmount.so.1"
+#define MNT_SYMS(X) X(mnt_new_context) X(mnt_free_context) X(mnt_context_set_source) \
+		    X(mnt_context_set_target) X(mnt_context_set_fstype) X(mnt_context_set_mflags) \
+		    X(mnt_context_disable_helpers) X(mnt_context_disable_mtab) X(mnt_context_mount) \
+		    X(mnt_context_get_syscall_errno) X(mnt_context_get_status)
+#define DL_MEMBER(sym) __typeof__(&sym) sym;
+#define DL_RESOLVE(sym) && (api->sym = (__typeof__(&sym))dlsym(api->handle, #sym)) != NULL
+
+struct kmod_api {
+	void *handle;
+	KMOD_SYMS(DL_MEMBER)
+};
+
+struct mnt_api {
+	void *handle;
+	MNT_SYMS(DL_MEMBER)
+};
+
+static void dl_close(void **handle)
+{
+	if (*handle)
+		dlclose(*handle);
+	*handle = NULL;
+}
+
+static void kmod_api_close(struct kmod_api *api)
+{
+	dl_close(&api->handle);
+}
+
+static void mnt_api_close(struct mnt_api *api)
+{
+	dl_close(&api->handle);
+}
+
+/* After dlopen and the dlsym calls: 0, or -ELIBACC with dlerror()'s words in *why. */
+static int dl_result(void **handle, bool resolved, const char **why)
+{
+	if (*handle && resolved)
+		return 0;
+	*why = dlerror();
+	if (!*why)
+		*why = "unknown error";
+	dl_close(handle);
+	return -ELIBACC;
+}
+
+/* RTLD_LOCAL: their symbols serve these calls only, never resolve ours. */
+static int kmod_api_open(struct kmod_api *api, const char **why)
+{
+	api->handle = dlopen(KMOD_SONAME, RTLD_NOW | RTLD_LOCAL);
+	return dl_result(&api->handle, api->handle && (true KMOD_SYMS(DL_RESOLVE)), why);
+}
+
+static int mnt_api_open(struct mnt_api *api, const char **why)
+{
+	api->handle = dlopen(MNT_SONAME, RTLD_NOW | RTLD_LOCAL);
+	return dl_result(&api->handle, api->handle && (true MNT_SYMS(DL_RESOLVE)), why);
+}
+
 /* libkmod logs to stderr by default; the library never prints. */
 static void kmod_silent(void *data, int priority, const char *file, int line, const char *fn,
 			const char *format, va_list args)
@@ -73,19 +146,26 @@ static void kmod_silent(void *data, int priority, const char *file, int line, co
 
 static int load_module(struct bi_error *err)
 {
-	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+	_cleanup_(kmod_api_close) struct kmod_api api = { 0 };
+	struct kmod_ctx *ctx;
 	struct kmod_module *mod = NULL;
-	int r;
+	const char *why;
+	int r = kmod_api_open(&api, &why);
 
-	if (!ctx)
+	if (r < 0)
+		return bi_error_set(err, r,
+				    "binfmt_misc is not in this kernel, and loading its module needs " KMOD_SONAME
+				    ", which cannot be used (%s): install libkmod2, or run 'modprobe binfmt_misc' "
+				    "on the host", why);
+	if (!(ctx = api.kmod_new(NULL, NULL)))
 		return bi_error_set(err, -ENOMEM, "cannot initialise libkmod");
-	kmod_set_log_fn(ctx, kmod_silent, NULL);
-	r = kmod_module_new_from_name(ctx, "binfmt_misc", &mod);
+	api.kmod_set_log_fn(ctx, kmod_silent, NULL);
+	r = api.kmod_module_new_from_name(ctx, "binfmt_misc", &mod);
 	if (r == 0)
-		r = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
+		r = api.kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
 	if (mod)
-		kmod_module_unref(mod);
-	kmod_unref(ctx);
+		api.kmod_module_unref(mod);
+	api.kmod_unref(ctx);
 	if (r < 0)
 		return bi_error_set(err, r,
 				    "binfmt_misc is not in this kernel and its module could not be loaded (%s): "
@@ -139,28 +219,43 @@ static void trigger_automount(const char *path)
 	waitpid(pid, NULL, 0);
 }
 
-static int do_mount(const char *path, struct bi_error *err)
+/* As mount(8) would, minus fstab, helpers and utab: returns 0 or -errno. */
+static int mount_with(const struct mnt_api *api, struct libmnt_context *cxt, const char *path)
 {
-	struct libmnt_context *cxt = mnt_new_context();
 	int r;
 
-	if (!cxt)
-		return bi_error_set(err, -ENOMEM, "cannot initialise libmount");
-	mnt_context_set_source(cxt, "binfmt_misc");
-	mnt_context_set_target(cxt, path);
-	mnt_context_set_fstype(cxt, "binfmt_misc");
-	mnt_context_set_mflags(cxt, MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	api->mnt_context_set_source(cxt, "binfmt_misc");
+	api->mnt_context_set_target(cxt, path);
+	api->mnt_context_set_fstype(cxt, "binfmt_misc");
+	api->mnt_context_set_mflags(cxt, MS_NOSUID | MS_NODEV | MS_NOEXEC);
 	/* No /etc/fstab or utab lookups: mount exactly what we say. */
-	mnt_context_disable_helpers(cxt, 1);
-	mnt_context_disable_mtab(cxt, 1);
-	r = mnt_context_mount(cxt);
+	api->mnt_context_disable_helpers(cxt, 1);
+	api->mnt_context_disable_mtab(cxt, 1);
+	r = api->mnt_context_mount(cxt);
 	if (r > 0) { /* libmount: positive = mount(2) failed; its errno is kept aside */
-		int e = mnt_context_get_syscall_errno(cxt);
+		int e = api->mnt_context_get_syscall_errno(cxt);
 		r = -(e ? e : EIO);
-	} else if (r == 0 && mnt_context_get_status(cxt) != 1) {
+	} else if (r == 0 && api->mnt_context_get_status(cxt) != 1) {
 		r = -EIO;
 	}
-	mnt_free_context(cxt);
+	return r;
+}
+
+static int do_mount(const char *path, struct bi_error *err)
+{
+	_cleanup_(mnt_api_close) struct mnt_api api = { 0 };
+	struct libmnt_context *cxt;
+	const char *why;
+	int r = mnt_api_open(&api, &why);
+
+	if (r < 0)
+		return bi_error_set(err, r, "cannot mount binfmt_misc at %s: mounting needs " MNT_SONAME
+				    ", which cannot be used (%s): install libmount1, or mount it first "
+				    "('mount -t binfmt_misc binfmt_misc %s')", path, why, path);
+	if (!(cxt = api.mnt_new_context()))
+		return bi_error_set(err, -ENOMEM, "cannot initialise libmount");
+	r = mount_with(&api, cxt, path);
+	api.mnt_free_context(cxt);
 	if (r == 0)
 		return 0;
 	if (r == -EPERM || r == -EACCES || r == -EROFS)

@@ -566,6 +566,37 @@ static int apply_item(struct plan *p, struct plan_item *it, struct binfmtfs *fs,
 	return r;
 }
 
+static bool item_changed_registry(const struct plan_item *it)
+{
+	switch (it->state) {
+	case PLAN_KEEP:
+	case PLAN_NATIVE:
+	case PLAN_HANDLED:
+	case PLAN_NO_EMULATOR:
+	case PLAN_ABSENT:
+		/* Nothing to do, unless settled while applying: then another
+		 * process registered or removed the entry meanwhile. */
+		return it->applied;
+	default:
+		return true; /* conflicts too: one found while applying is news */
+	}
+}
+
+bool plan_touches(const struct plan *p, const struct target *t)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_item *it = &p->items[i];
+		if (!item_changed_registry(it))
+			continue;
+		if (it->target == t || (it->install && entry_serves(&it->want, t)))
+			return true;
+		for (size_t k = 0; k < it->nold; k++)
+			if (entry_serves(&it->old[k], t))
+				return true;
+	}
+	return false;
+}
+
 int plan_apply(struct plan *p, struct binfmtfs *fs, struct bi_error *err)
 {
 	/* Removals first, so --uninstall X --install X re-registers X. */

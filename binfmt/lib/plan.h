@@ -84,6 +84,15 @@ void plan_free(struct plan *p);
  */
 int plan_apply(struct plan *p, struct binfmtfs *fs, struct bi_error *err);
 
+/*
+ * After plan_apply: could it have changed what the kernel does with t's
+ * binaries? True when an item that registered, enabled, replaced or removed
+ * an entry (or found the registry changed meanwhile by another process) had
+ * an entry serving t; false when p left everything about t as it was, so a
+ * probe of t made before applying still tells the truth.
+ */
+bool plan_touches(const struct plan *p, const struct target *t);
+
 /* Is this entry a QEMU handler (ours to remove with "all")? */
 bool plan_is_qemu_entry(const struct binfmt_entry *e, const char *prefix);
 

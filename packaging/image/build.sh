@@ -11,7 +11,8 @@
 #                            packages, packaging/image/sysroot.sh), stripped
 #   /lib/<triplet>/*.so.*    exactly the shared libraries it needs: DT_NEEDED followed
 #                            recursively with readelf (no ldd, so it works for foreign
-#                            binaries too), copied from the host (native) or the sysroot
+#                            binaries too), copied from the host (native) or the sysroot;
+#                            plus libmount.so.1 and what it needs, which binfmt dlopen()s
 #   /lib64/ld-linux-x86-64.so.2 | /lib/ld-linux-aarch64.so.1   its PT_INTERP
 #   /usr/bin/qemu-<cpu>      the pinned static emulators for that host architecture
 #                            (`make qemu [HOST_ARCH=arm64]`), except the one for the
@@ -105,18 +106,23 @@ find_lib() {
     return 1
 }
 
-# copy_libs ELF SYSROOT TRIPLET ROOTFS: the interpreter at its PT_INTERP path and
+# copy_libs ELF SYSROOT TRIPLET ROOTFS [nointerp]: the interpreter at its PT_INTERP path and
 # every needed library, recursively, at /lib/TRIPLET/SONAME (the loader's default
 # search path on Debian, so no ld.so.cache is needed).
 copy_libs() {
     local elf=$1 sysroot=$2 t=$3 rootfs=$4 ip so f
     local -a queue=("$elf")
     local -A seen=()
-    ip=$(interp "$elf")
-    [[ -n $ip ]] || die "$elf has no PT_INTERP: nothing to resolve?"
-    f=$(realpath -- "$sysroot$ip") || die "interpreter $ip not found under $sysroot"
-    install -D -m 0755 "$f" "$rootfs$ip"
-    seen[${ip##*/}]=1
+    if [[ ${5:-} == nointerp ]]; then
+        # a shared library: the program's interpreter is already there
+        for f in "$rootfs"/lib*/ld-linux-*; do seen[${f##*/}]=1; done
+    else
+        ip=$(interp "$elf")
+        [[ -n $ip ]] || die "$elf has no PT_INTERP: nothing to resolve?"
+        f=$(realpath -- "$sysroot$ip") || die "interpreter $ip not found under $sysroot"
+        install -D -m 0755 "$f" "$rootfs$ip"
+        seen[${ip##*/}]=1
+    fi
     while ((${#queue[@]})); do
         local cur=${queue[0]}
         queue=("${queue[@]:1}")
@@ -127,6 +133,18 @@ copy_libs() {
             install -D -m 0755 "$f" "$rootfs/lib/$t/$so"
             queue+=("$f")
         done < <(needed "$cur")
+    done
+}
+
+# copy_dlopened ROOTFS SYSROOT TRIPLET SONAME...: libraries binfmt loads with dlopen (no
+# DT_NEEDED names them), each with its own needed libraries, at /lib/TRIPLET/SONAME.
+copy_dlopened() {
+    local rootfs=$1 sysroot=$2 t=$3 so f
+    shift 3
+    for so in "$@"; do
+        f=$(find_lib "$sysroot" "$t" "$so") || die "$so (dlopen()ed by binfmt) not found under $sysroot"
+        install -D -m 0755 "$f" "$rootfs/lib/$t/$so"
+        copy_libs "$rootfs/lib/$t/$so" "$sysroot" "$t" "$rootfs" nointerp
     done
 }
 
@@ -166,6 +184,10 @@ for arch in "${ARCHES[@]}"; do
     install -m 0755 "$binfmt" "$rootfs/usr/bin/binfmt"
     "$strip" --strip-unneeded "$rootfs/usr/bin/binfmt"
     copy_libs "$rootfs/usr/bin/binfmt" "${sysroot:-}" "$t" "$rootfs"
+    # binfmt dlopen()s libmount when it has to mount binfmt_misc, which is the usual case
+    # in a container (docker run --privileged has no binfmt_misc mounted): ship it and
+    # what it needs. Not libkmod: a scratch image has no /lib/modules to load from.
+    copy_dlopened "$rootfs" "${sysroot:-}" "$t" libmount.so.1
     skip=$(native_cpu "$arch")
     n=0
     for e in "$qemu"/qemu-*; do

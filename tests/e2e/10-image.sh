@@ -49,8 +49,11 @@ A=$E2E_TMP/rootfs-amd64 B=$E2E_TMP/rootfs-arm64
 export A B
 
 # Every file in the layer is one of: binfmt, a library it needs, an emulator, /tmp.
-needed_closure() { # ROOTFS TRIPLET: NEEDED of binfmt, recursively, as layer paths
-    local root=$1 t=$2 q=(usr/bin/binfmt) seen="" so cur
+# binfmt dlopen()s libmount.so.1 to mount binfmt_misc (no DT_NEEDED names it): it and its
+# own NEEDED are part of the closure too.
+needed_closure() { # ROOTFS TRIPLET: NEEDED of binfmt and libmount, recursively, as layer paths
+    local root=$1 t=$2 q=(usr/bin/binfmt lib/$2/libmount.so.1) seen=" libmount.so.1" so cur
+    [[ -f $root/lib/$t/libmount.so.1 ]] && echo "lib/$t/libmount.so.1" || echo "MISSING:libmount.so.1"
     while ((${#q[@]})); do
         cur=${q[0]} q=("${q[@]:1}")
         for so in $(readelf -d "$root/$cur" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do

@@ -16,10 +16,10 @@ for a in arm64 armhf ppc64el s390x riscv64 mips64el; do
         skip_all "busybox for $a not cached in $FIXTURES (run tests/fixtures/fetch.sh)"
 done
 [[ -x /usr/bin/qemu-aarch64-static ]] || skip_all "Debian's qemu-user-static is not installed"
-plan 44
+plan 55
 
 # Emulators come from /usr/bin (Debian's qemu-user-static), whatever is staged.
-export QEMU_BINARY_PATH=/usr/bin
+export QEMU_BINARY_PATH=/usr/bin NL=$'\n'
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-10-install.XXXXXX")
 on_exit rm -rf "$WORK"
 export WORK
@@ -228,7 +228,73 @@ installing: linux/riscv64 (qemu-riscv64) OK (already registered)"
     t_is "uninstall all: one OK line per removed entry" "$(grep -c ' OK$' <<<"$ERR")" \
         "$(wc -w <<<"$expect")"
 
-    # --- 43: without F the chroot needs QEMU inside: proves F did the work above ---
+    # --- 43-53: --quiet: the same registry, nothing printed on success ---
+    local loud quiet
+    bf --install all
+    loud=$(snapshot)
+    bf --uninstall all
+    rc=0
+    out=$("$BINFMT" --mount "$BM" --install all --quiet 2>&1) || rc=$?
+    t_is "install all --quiet: exit 0, nothing on stdout or stderr (not even the user-namespace note)" \
+        "$rc|$out" "0|"
+    quiet=$(snapshot)
+    t_is "install all --quiet: the registry a non-quiet install makes, byte for byte" "$quiet" "$loud"
+    rc=0
+    out=$("$BINFMT" --mount "$BM" -q --install all 2>&1) || rc=$?
+    t_is "-q --install all again (everything registered): exit 0, silent, unchanged" \
+        "$rc|$out|$(snapshot)" "0||$quiet"
+    if [[ -z ${BINFMT_VALGRIND:-} ]] && command -v strace >/dev/null 2>&1; then
+        bf --uninstall all
+        strace -f -qq -e trace=openat -o "$WORK/trace" "$BINFMT" --mount "$BM" --install all --quiet >/dev/null 2>&1
+        out=$(grep -o '"/usr/bin/qemu-[^"]*"' "$WORK/trace" | sort)
+        t_is "install all: each emulator is read once, though checked before and again under the lock" \
+            "$(uniq -d <<<"$out")|$(($(wc -l <<<"$out") > 20))" "|1"
+        t_is "... and this program's own ELF header once, not once per emulator" \
+            "$(grep -c '"/proc/self/exe", O_RDONLY' "$WORK/trace")" 1
+    else
+        skip "strace missing, or binfmt runs under valgrind" 2
+    fi
+    rc=0
+    out=$("$BINFMT" --mount "$BM" --uninstall all --quiet 2>&1) || rc=$?
+    t_is "uninstall all --quiet: exit 0, silent, registry empty" "$rc|$out|$(listing)" "0||register status"
+
+    # A conflict (exit 4): its line, and only it.
+    printf '%s' ':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/bin/false:F' \
+        >"$BM/register"
+    bf --install arm64,riscv64 --quiet
+    t_is "--quiet with a conflict: exit 4, one CONFLICT line, nothing on stdout, the rest installed" \
+        "$RC|$OUT|$(listing)" "4||qemu-aarch64 qemu-riscv64 register status"
+    t_like "... the line names the entry in the way" "$ERR" \
+        '^installing: linux/arm64 \(qemu-aarch64\) CONFLICT: entry qemu-aarch64 exists with [^'"$NL"']*/bin/false[^'"$NL"']*$'
+    echo -1 >"$BM/status"
+
+    # A registration the kernel refuses (exit 1, rolled back): the emulator passes
+    # every check but sits on a noexec mount, which F cannot open.
+    mkdir -p "$WORK/noexec"
+    if mount -t tmpfs -o noexec tmpfs "$WORK/noexec" && cp /usr/bin/qemu-aarch64-static "$WORK/noexec/"; then
+        rc=0
+        out=$(QEMU_BINARY_PATH="$WORK/noexec:/usr/bin" "$BINFMT" --mount "$BM" --install riscv64,arm64 --quiet \
+            2>"$WORK/err") || rc=$?
+        t_is "--quiet, the kernel refuses one: exit 1, rolled back, nothing on stdout" \
+            "$rc|$out|$(listing)" "1||register status"
+        t_like "... one FAILED line on stderr, with the cause" "$(cat "$WORK/err")" \
+            '^installing: linux/arm64 \(qemu-aarch64\) FAILED: [^'"$NL"']*noexec[^'"$NL"']*$'
+        umount "$WORK/noexec"
+    else
+        t_fail "mount a noexec tmpfs at $WORK/noexec"
+        t_fail "(skipped with it)"
+    fi
+
+    # Nothing mounted at --mount: libmount, loaded only now, mounts binfmt_misc there
+    # (this user namespace's instance, the one at $BM: hence the flush after).
+    mkdir -p "$WORK/unmounted"
+    out=$(unshare --mount --propagation private sh -c \
+        '"$1" --mount "$2" --install arm64 --quiet && cat "$2/qemu-aarch64"' _ "$BINFMT" "$WORK/unmounted" 2>&1)
+    t_like "binfmt_misc not mounted at --mount: mounted (libmount loaded on demand), registered, silent" "$out" \
+        '^enabled'"$NL"'interpreter /usr/bin/qemu-aarch64-static'"$NL"
+    echo -1 >"$BM/status"
+
+    # --- 54: without F the chroot needs QEMU inside: proves F did the work above ---
     bf --flags P --install arm64
     rc=0
     out=$(chroot "$WORK/root" /script.sh 2>&1) || rc=$?
@@ -239,5 +305,5 @@ in_private_binfmt checks
 rc=$?
 ((rc != 125)) || t_fail "private binfmt_misc instance"
 
-# --- 44: host untouched ---------------------------------------------------------------
+# --- 55: host untouched ---------------------------------------------------------------
 t_is "host $HOST_BM state identical before and after" "$(host_listing)" "$host_before"

@@ -15,7 +15,7 @@ require_private_binfmt
 [[ -x /usr/bin/qemu-aarch64-static && -x /usr/bin/qemu-riscv64-static ]] ||
     skip_all "Debian's qemu-user-static is not installed"
 command -v setpriv >/dev/null || skip_all "setpriv(1) not found"
-plan 86
+plan 114
 
 export QEMU_BINARY_PATH=/usr/bin NL=$'\n'
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-30-bad-input.XXXXXX")
@@ -110,6 +110,37 @@ checks() {
         --qemu-path "$WORK/noexec" --install arm64
     bad "interpreter is a shell script" 3 "$WORK/script/qemu-aarch64 is not an ELF file" \
         --qemu-path "$WORK/script" --install arm64
+
+    # --- --quiet changes what success prints, not what is checked or refused ---
+    bad "--quiet: a dynamically linked interpreter is still refused" 3 "$WORK/dyn/qemu-aarch64 is dynamically linked" \
+        --qemu-path "$WORK/dyn" --install arm64 --quiet
+    bad "--install all --quiet: an emulator for another machine is still refused" 3 \
+        "$WORK/wm/qemu-aarch64 is built for another machine" --qemu-path "$WORK/wm" --install all --quiet
+    bad "--quiet: an interpreter not owned by root is still refused" 3 "$WORK/owner/qemu-aarch64 is owned by uid" \
+        --qemu-path "$WORK/owner" -q --install arm64
+    bad "--quiet without --install/--uninstall (nothing to silence)" 2 "--quiet is for --install/--uninstall" --quiet
+    bad "--quiet --dry-run" 2 "--quiet does not combine with --dry-run" --install arm64 --quiet --dry-run
+    bad "-q -v" 2 "--quiet does not combine with --verbose" -q -v --install arm64
+
+    # --- the libraries loaded only when needed (environment, exit 3) ---
+    # A kernel without binfmt_misc: faked by a /proc/filesystems without it, in a
+    # mount namespace of its own; the module cannot really be loaded from here.
+    mkdir -p "$WORK/unmounted" "$WORK/badlib"
+    grep -vw binfmt_misc /proc/filesystems >"$WORK/filesystems"
+    echo "not a library" >"$WORK/badlib/libkmod.so.2"
+    echo "not a library" >"$WORK/badlib/libmount.so.1"
+    nofs() { unshare --mount --propagation private sh -c 'mount --bind "$1" /proc/filesystems && shift && exec "$@"' \
+        _ "$WORK/filesystems" "$@"; }
+    refused "binfmt_misc missing from the kernel: libkmod is loaded, the module is not there" 3 \
+        "module could not be loaded.*modprobe binfmt_misc|not available in this kernel even after loading" \
+        nofs "$BINFMT" --mount "$WORK/unmounted" --install arm64
+    refused "... and libkmod cannot be loaded: says so, and the fix" 3 \
+        "needs libkmod\.so\.2, which cannot be used \($WORK/badlib/libkmod\.so\.2: .*modprobe binfmt_misc" \
+        nofs env LD_LIBRARY_PATH="$WORK/badlib" "$BINFMT" --mount "$WORK/unmounted" --install arm64 --quiet
+    refused "binfmt_misc to be mounted, libmount cannot be loaded: says so, and the fix" 3 \
+        "$WORK/unmounted: mounting needs libmount\.so\.1, which cannot be used .*mount -t binfmt_misc" \
+        env LD_LIBRARY_PATH="$WORK/badlib" "$BINFMT" --mount "$WORK/unmounted" --install arm64
+    t_is "... and nothing was mounted there" "$(findmnt -n -o FSTYPE "$WORK/unmounted")" ""
 
     # --- privileges (environment, exit 3) ---
     refused "root without CAP_SYS_ADMIN" 3 "CAP_SYS_ADMIN.*--privileged" \

@@ -15,7 +15,7 @@ require_private_binfmt
     skip_all "busybox for arm64 not cached in $FIXTURES (run tests/fixtures/fetch.sh)"
 [[ -x /usr/bin/qemu-aarch64-static && -x /usr/bin/qemu-riscv64-static ]] ||
     skip_all "Debian's qemu-user-static is not installed"
-plan 48
+plan 50
 
 export QEMU_BINARY_PATH=/usr/bin NL=$'\n'
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-40-output.XXXXXX")
@@ -105,7 +105,7 @@ checks() {
         "0|installing: linux/arm64 (qemu-aarch64) OK (already registered)"
     echo -1 >"$BM/status"
 
-    # --- 20-23: --export errors ---
+    # --- 20-24: --export errors, --export --quiet ---
     bf --export "$WORK/missing" --install arm64
     t_is "export into a missing dir: exit 3" "$RC" 3
     t_like "export into a missing dir: says it does not exist" "$ERR" "^binfmt: [^$NL]*$WORK/missing does not exist"
@@ -113,8 +113,12 @@ checks() {
         "$([[ -e $WORK/missing ]] && echo created)|$(listing)" "|register status"
     bf --export "$WORK/binfmt.d" --dry-run --install arm64
     t_is "export with --dry-run: usage error" "$RC" 2
+    rm -f "$WORK/binfmt.d"/*
+    bf --export "$WORK/binfmt.d" --install arm64 --quiet
+    t_is "export --quiet: exit 0, nothing on stdout or stderr, the file written, nothing registered" \
+        "$RC|$OUT|$ERR|$(ls -A "$WORK/binfmt.d")|$(listing)" "0|||qemu-aarch64.conf|register status"
 
-    # --- 24-33: flags of new entries ---
+    # --- 25-34: flags of new entries ---
     t_is "default flags: PF" "$(flags_of --)" "0|flags: PF"
     t_is "QEMU_PRESERVE_ARGV0=0: flags F" "$(flags_of QEMU_PRESERVE_ARGV0=0 --)" "0|flags: F"
     t_is "QEMU_PRESERVE_ARGV0=false: flags F" "$(flags_of QEMU_PRESERVE_ARGV0=false --)" "0|flags: F"
@@ -127,14 +131,14 @@ checks() {
     t_is "QEMU_PRESERVE_ARGV0=0 --credential: flags OCF" \
         "$(flags_of QEMU_PRESERVE_ARGV0=0 -- --credential)" "0|flags: OCF"
 
-    # --- 34-35: -v ---
+    # --- 35-36: -v ---
     bf -v --install arm64
     t_is "-v: exit 0" "$RC" 0
     t_like "-v: names the emulator chosen and its flags" "$ERR" \
         "(^|$NL)  emulator /usr/bin/qemu-aarch64-static, flags PF($NL|\$)"
     echo -1 >"$BM/status"
 
-    # --- 36-41: -V, -h ---
+    # --- 37-43: -V, -h ---
     run "$BINFMT" -V
     t_is "-V: exit 0, nothing on stderr" "$RC|$ERR" "0|"
     t_like "-V: prints a version" "$OUT" '^binfmt[^'"$NL"']* [0-9]+\.[0-9]+\.[0-9]+'"$NL"'QEMU '
@@ -145,8 +149,10 @@ checks() {
     t_like "-h: usage on stdout" "$OUT" '^Usage:'
     t_like "-h: --credential documented with its danger" "$OUT" \
         "--credential[^$NL]*C flag.*(setuid|root).*(gain root|privilege)"
+    t_like "-h: -q, --quiet documented: silent success, no status probes" "$OUT" \
+        "$NL -q, --quiet +with --install/--uninstall: print nothing on success$NL[^$NL]*probes"
 
-    # --- 42-46: Go-style options (tonistiigi/binfmt is a Go program) ---
+    # --- 44-48: Go-style options (tonistiigi/binfmt is a Go program) ---
     run "$BINFMT" -mount "$BM" -install arm64
     t_is "Go-style -mount DIR -install arm64: exit 0, registered" "$RC|$(listing)" \
         "0|qemu-aarch64 register status"
@@ -160,7 +166,7 @@ checks() {
     t_like "default emulator search finds an existing qemu-aarch64" "$RC|$OUT" \
         "^0\\|:qemu-aarch64:M::[^:]*:[^:]*:/[^:]*/qemu-aarch64(-static)?:PF\$"
 
-    # --- 47: nothing left behind ---
+    # --- 49: nothing left behind ---
     t_is "registry empty at the end" "$(listing)" "register status"
 }
 
@@ -168,5 +174,5 @@ in_private_binfmt checks
 rc=$?
 ((rc != 125)) || t_fail "private binfmt_misc instance"
 
-# --- 48: host untouched ---------------------------------------------------------------
+# --- 50: host untouched ---------------------------------------------------------------
 t_is "host $HOST_BM state identical before and after" "$(host_listing)" "$host_before"

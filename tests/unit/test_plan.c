@@ -351,6 +351,39 @@ static void target_of_foreign_masks(void **state)
 	assert_true(plan_is_qemu_entry(&e, ""));
 }
 
+/* What a status after applying must probe again: targets the plan changed. */
+static void touches_only_what_changes(void **state)
+{
+	struct plan_request rq = request("arm64,riscv64,amd64", NULL);
+	const struct target *a64 = target_by_cpu("aarch64"), *rv = target_by_cpu("riscv64");
+	const struct target *i386 = target_by_cpu("i386"), *arm = target_by_cpu("arm");
+	struct bi_error err = { 0 };
+	struct plan p;
+	char path[PATH_MAX + 32];
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/qemu-aarch64", dir);
+	struct binfmt_entry e[2] = { entry_for("aarch64", path, "FP"),
+				     entry_for("arm", "/usr/bin/qemu-arm-static", "F") };
+	assert_int_equal(plan_build(&rq, e, 2, &p, &err), 0);
+	assert_int_equal(item(&p, "qemu-aarch64")->state, PLAN_KEEP);
+	assert_int_equal(item(&p, "qemu-riscv64")->state, PLAN_REGISTER);
+	assert_false(plan_touches(&p, a64)); /* kept as it was */
+	assert_true(plan_touches(&p, rv));   /* registered */
+	assert_false(plan_touches(&p, i386));
+	assert_false(plan_touches(&p, arm));
+	/* Kept, yet settled while applying (someone else registered it meanwhile). */
+	p.items[0].applied = true;
+	assert_true(plan_touches(&p, a64));
+	plan_free(&p);
+
+	rq = request(NULL, "armhf");
+	assert_int_equal(plan_build(&rq, e, 2, &p, &err), 0);
+	assert_true(plan_touches(&p, arm)); /* removed */
+	assert_false(plan_touches(&p, a64));
+	plan_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +400,7 @@ int main(void)
 		cmocka_unit_test(uninstall_all_spares_foreign_entries),
 		cmocka_unit_test(uninstall_uses_install_names),
 		cmocka_unit_test(target_of_foreign_masks),
+		cmocka_unit_test(touches_only_what_changes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
