@@ -143,9 +143,15 @@ clean:
 #   make qemu                  stage the pinned static emulators for this machine in build/qemu
 #   make qemu HOST_ARCH=arm64  ... for an arm64 host, in build/qemu-arm64
 #   make qemu-pin              refresh qemu-static/manifest to the current Debian package
+#   QEMU_PAYLOAD=debian        Debian's qemu-user binaries, as the manifest pins them
+#   QEMU_PAYLOAD=rebuilt       the same QEMU rebuilt here from Debian's pinned source without
+#                              capstone, linked static (qemu-static/build.sh; cached, about
+#                              25 minutes the first time); other host architectures: debian
 QEMU_BUILD_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
 QEMU_HOST_ARCH  = $(or $(HOST_ARCH),$(QEMU_BUILD_ARCH))
 QEMU_OUT        = $(if $(filter $(QEMU_BUILD_ARCH),$(QEMU_HOST_ARCH)),$(BUILD)/qemu,$(BUILD)/qemu-$(QEMU_HOST_ARCH))
+QEMU_PAYLOAD   ?= rebuilt
+QEMU_PAYLOAD_FOR_HOST = $(if $(filter $(QEMU_BUILD_ARCH),$(QEMU_HOST_ARCH)),$(QEMU_PAYLOAD),debian)
 QEMU_ELFCHECK   = $(BUILD)/bin/elfcheck
 QEMU_ELF_LIBS   = $(shell $(PKG_CONFIG) --libs libelf 2>/dev/null || echo -lelf)
 
@@ -157,7 +163,7 @@ $(QEMU_ELFCHECK): qemu-static/elfcheck.c
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QEMU_ELF_LIBS)
 
 qemu: $(QEMU_ELFCHECK)
-	ELFCHECK=$(QEMU_ELFCHECK) qemu-static/stage.sh --host-arch $(QEMU_HOST_ARCH) --out $(QEMU_OUT)
+	ELFCHECK=$(QEMU_ELFCHECK) qemu-static/stage.sh --host-arch $(QEMU_HOST_ARCH) --payload $(QEMU_PAYLOAD_FOR_HOST) --out $(QEMU_OUT)
 
 qemu-pin: $(QEMU_ELFCHECK)
 	ELFCHECK=$(QEMU_ELFCHECK) qemu-static/pin.sh

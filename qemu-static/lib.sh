@@ -7,6 +7,7 @@
 #   qs_upstream VERSION           -> QEMU's own version from a Debian version
 #   qs_read_manifest FILE ARCH    -> QS_SUITE QS_PACKAGE QS_VERSION QS_QEMU_VERSION
 #                                    QS_DEB_SHA QS_DEB_SIZE QS_CPUS[] QS_BIN_SHA[cpu]
+#                                    QS_SRC_VERSION QS_SRC_DSC_SHA (build.sh)
 #   qs_find_mirror                -> the host's Debian mirror (QEMU_STATIC_MIRROR overrides)
 #   qs_apt_setup DIR SUITE ARCH...-> private apt configuration in DIR, options in QS_APT[]
 #   qs_apt_update DIR             -> apt-get update through it (dies with the log on error)
@@ -50,6 +51,7 @@ qs_sha256() { sha256sum -- "$1" | awk '{print $1}'; }
 qs_read_manifest() {
     local file=$1 arch=$2 kind a b c d e n=0
     QS_SUITE="" QS_PACKAGE="" QS_VERSION="" QS_QEMU_VERSION="" QS_DEB_SHA="" QS_DEB_SIZE=""
+    QS_SRC_VERSION="" QS_SRC_DSC_SHA=""
     QS_CPUS=()
     declare -gA QS_BIN_SHA=()
     [[ -r $file ]] || qs_die "manifest $file not found (run 'make qemu-pin' to create it)"
@@ -59,6 +61,10 @@ qs_read_manifest() {
         '' | '#'*) ;;
         suite) QS_SUITE=$a ;;
         package) QS_PACKAGE=$a ;;
+        src)
+            [[ -n $a && $b =~ ^[0-9a-f]{64}$ ]] || qs_die "$file:$n: malformed src record"
+            QS_SRC_VERSION=$a QS_SRC_DSC_SHA=$b
+            ;;
         deb)
             [[ $a == "$arch" ]] || continue
             [[ -n $b && -n $c && $d =~ ^[0-9a-f]{64}$ && $e =~ ^[0-9]+$ ]] ||

@@ -51,6 +51,8 @@ elfcheck=$(qs_elfcheck "$work")
 build_arch=$(dpkg --print-architecture 2>/dev/null || true)
 
 qs_apt_setup "$work/apt" "$suite" "${ARCHES[@]}"
+# deb-src too: the src record pins the source package's .dsc (qemu-static/build.sh).
+echo "deb-src [signed-by=$QS_KEYRING] $QS_MIRROR $suite main" >>"$work/apt/sources.list"
 qs_log "resolving $PACKAGE in $QS_MIRROR $suite for ${ARCHES[*]}"
 qs_apt_update "$work/apt"
 
@@ -68,6 +70,15 @@ if ! (cd "$work/apt/dl" && apt-get "${QS_APT[@]}" -q download "${specs[@]}") >>"
     cat "$work/apt/apt.log" >&2
     qs_die "apt-get download ${specs[*]} failed"
 fi
+
+# The source package of the pinned binaries: its .dsc's SHA-256 from the (signed) Sources
+# index, so build.sh can refuse any other source without downloading anything here.
+src_version=${version[${ARCHES[0]}]}
+# (showsrc takes no version: pick the stanza by its file name; no early exit, which
+# would make apt-cache die of SIGPIPE under pipefail.)
+src_dsc=$(apt-cache "${QS_APT[@]}" showsrc qemu 2>/dev/null |
+    awk -v f="qemu_${src_version#*:}.dsc" '/^Checksums-Sha256:/ {on = 1; next} /^[^ ]/ {on = 0} on && $3 == f && !s {s = $1} END {print s}')
+[[ $src_dsc =~ ^[0-9a-f]{64}$ ]] || qs_die "source package qemu $src_version is not in $QS_MIRROR $suite"
 
 cache_ok=0
 if mkdir -p "$cache" 2>/dev/null && [[ -w $cache ]]; then
@@ -141,12 +152,15 @@ new=$work/manifest
 #   package NAME                                   Debian binary package (static binaries)
 #   deb     ARCH VERSION QEMU-VERSION SHA256 SIZE  the .deb for ARCH; VERSION is Debian's
 #   bin     ARCH CPU SHA256 SIZE                   /usr/bin/qemu-CPU in that .deb
+#   src     VERSION DSC-SHA256                     Debian's source package qemu VERSION
+#                                                  (its .dsc), for qemu-static/build.sh
 # Reading it from shell:
 #   while read -r kind a b c d e; do case $kind in deb) ...;; bin) ...;; esac; done <manifest
 EOF
     echo
     echo "suite $suite"
     echo "package $PACKAGE"
+    echo "src $src_version $src_dsc"
     for r in "${records[@]}"; do
         if [[ $r == deb\ * ]]; then echo; fi
         echo "$r"

@@ -1,10 +1,16 @@
 #!/bin/bash
 # Stage the pinned static QEMU user-mode emulators (qemu-static/manifest) for one host
-# architecture:  DIR/qemu-<cpu> (mode 0755, owned by the invoking user) and DIR/VERSION.
+# architecture:  DIR/qemu-<cpu> (mode 0755, owned by the invoking user), DIR/VERSION and
+# DIR/SHA256SUMS (the staged binaries with their pinned SHA-256, either payload).
 #
-#   qemu-static/stage.sh [--host-arch amd64|arm64] [--out DIR] [--cache DIR] [--verify]
+#   qemu-static/stage.sh [--host-arch amd64|arm64] [--payload debian|rebuilt] [--out DIR]
+#                        [--cache DIR] [--verify]
 #
 #   --host-arch  Debian architecture the emulators run on (default: this machine's)
+#   --payload    debian (default here; `make qemu` defaults to rebuilt): Debian's binaries;
+#                rebuilt: the same QEMU built here from Debian's pinned source without
+#                capstone and linked static, not PIE (qemu-static/build.sh: cached, about
+#                25 minutes the first time; this machine's architecture only)
 #   --out        where to stage (default: build/qemu for this machine's architecture,
 #                build/qemu-ARCH for another one); `binfmt` finds <bindir>/../qemu
 #   --cache      where verified .debs are kept
@@ -23,10 +29,10 @@ QS_PROG=qemu-stage
 # shellcheck source=qemu-static/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '5,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '6,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 build_arch=$(dpkg --print-architecture 2>/dev/null || true)
-arch="" out="" verify=0
+arch="" out="" verify=0 payload=debian
 cache=${QEMU_STATIC_CACHE:-/var/cache/binfmt-installer/qemu}
 while (($#)); do
     case $1 in
@@ -37,6 +43,8 @@ while (($#)); do
     --cache) cache=${2:?--cache needs a value}; shift 2 ;;
     --cache=*) cache=${1#*=}; shift ;;
     --verify) verify=1; shift ;;
+    --payload) payload=${2:?--payload needs a value}; shift 2 ;;
+    --payload=*) payload=${1#*=}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; qs_die "unknown argument '$1'" ;;
     esac
@@ -55,22 +63,59 @@ done
 
 qs_read_manifest "$QS_MANIFEST" "$arch"
 debname=$(qs_deb_name "$QS_PACKAGE" "$QS_VERSION" "$arch")
-what="QEMU $QS_QEMU_VERSION ($QS_PACKAGE $QS_VERSION $arch)"
-version_text=$(printf '%s\n' \
-    "qemu_version=$QS_QEMU_VERSION" \
-    "package=$QS_PACKAGE" \
-    "package_version=$QS_VERSION" \
-    "arch=$arch" \
-    "suite=$QS_SUITE" \
-    "deb_sha256=$QS_DEB_SHA")
+case $payload in
+debian)
+    what="QEMU $QS_QEMU_VERSION ($QS_PACKAGE $QS_VERSION $arch)"
+    version_text=$(printf '%s\n' \
+        "qemu_version=$QS_QEMU_VERSION" \
+        "package=$QS_PACKAGE" \
+        "package_version=$QS_VERSION" \
+        "arch=$arch" \
+        "suite=$QS_SUITE" \
+        "deb_sha256=$QS_DEB_SHA")
+    ;;
+rebuilt)
+    [[ $arch == "$build_arch" ]] ||
+        qs_die "--payload rebuilt is built on the machine it runs on ($build_arch); for $arch use --payload debian"
+    built=$cache/build/${QS_VERSION#*:}-$arch
+    "$QS_DIR/build.sh" --top "$built" || qs_die "building the rebuilt payload failed; nothing staged"
+    # From here on the build's own record stands in for the manifest's bin records.
+    QS_CPUS=()
+    QS_BIN_SHA=()
+    while read -r sha name; do
+        QS_CPUS+=("${name#qemu-}")
+        QS_BIN_SHA[${name#qemu-}]=$sha
+    done <"$built/out/SHA256SUMS"
+    ((${#QS_CPUS[@]})) || qs_die "$built/out/SHA256SUMS lists nothing"
+    what="QEMU $QS_QEMU_VERSION (rebuilt from qemu $QS_VERSION, static, no capstone, $arch)"
+    version_text=$(printf '%s\n' \
+        "qemu_version=$QS_QEMU_VERSION" \
+        "package=qemu (source, rebuilt by qemu-static/build.sh)" \
+        "package_version=$QS_VERSION" \
+        "arch=$arch" \
+        "suite=$QS_SUITE" \
+        "payload=rebuilt" \
+        "dsc_sha256=$QS_SRC_DSC_SHA" \
+        "sha256sums=$(qs_sha256 "$built/out/SHA256SUMS")")
+    ;;
+*) qs_die "unknown --payload '$payload' (debian or rebuilt)" ;;
+esac
 
 # --- is DIR already what the manifest says? -----------------------------------------
 
+# DIR/SHA256SUMS: every staged binary's pinned SHA-256 (`sha256sum -c` format), so
+# packaging can check what it ships whichever payload this is.
+sums_text() {
+    local cpu
+    for cpu in "${QS_CPUS[@]}"; do printf '%s  qemu-%s\n' "${QS_BIN_SHA[$cpu]}" "$cpu"; done | LC_ALL=C sort -k2
+}
+
 # Every binary: regular file, mode 0755 (root-owned when staging as root), no stray
-# qemu-* besides them, VERSION as we would write it.
+# qemu-* besides them, VERSION and SHA256SUMS as we would write them.
 shape_ok() {
     local cpu f
     [[ -f $out/VERSION && $(<"$out/VERSION") == "$version_text" ]] || return 1
+    [[ -f $out/SHA256SUMS && $(<"$out/SHA256SUMS") == "$(sums_text)" ]] || return 1
     for cpu in "${QS_CPUS[@]}"; do
         f=$out/qemu-$cpu
         [[ -f $f && ! -L $f ]] || return 1
@@ -153,7 +198,9 @@ check_deb() {
 }
 
 deb=$cache/$debname
-if [[ -f $deb ]]; then
+if [[ $payload == rebuilt ]]; then
+    : # no .deb: the files come from the build directory, checked against its SHA256SUMS
+elif [[ -f $deb ]]; then
     check_deb "$deb" "cached" "the cached copy is corrupt or was replaced: delete it to download it again"
 else
     if ! mkdir -p "$cache" 2>/dev/null || [[ ! -w $cache ]]; then
@@ -192,10 +239,15 @@ mkdir -p -- "$parent"
 stage=$(mktemp -d "$parent/.${out##*/}.stage.XXXXXX")
 members=()
 for cpu in "${QS_CPUS[@]}"; do members+=("./usr/bin/qemu-$cpu"); done
-if ! dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$stage" --no-same-owner -f - -- "${members[@]}"; then
+if [[ $payload == rebuilt ]]; then
+    mkdir -p "$stage/usr/bin"
+    for cpu in "${QS_CPUS[@]}"; do cp -- "$built/out/qemu-$cpu" "$stage/usr/bin/"; done
+    if ! bad=$(verify_hashes "$stage/usr/bin"); then
+        qs_die "binaries in $built/out do not match its SHA256SUMS; nothing staged:"$'\n'"$bad"
+    fi
+elif ! dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$stage" --no-same-owner -f - -- "${members[@]}"; then
     qs_die "$deb lacks binaries the manifest lists (or cannot be unpacked); nothing staged"
-fi
-if ! bad=$(verify_hashes "$stage/usr/bin"); then
+elif ! bad=$(verify_hashes "$stage/usr/bin"); then
     qs_die "binaries in $debname do not match the manifest; nothing staged:"$'\n'"$bad"
 fi
 elfcheck=$(qs_elfcheck "$work")
@@ -208,16 +260,18 @@ fi
 # --- install: binaries (renames), stray ones out, VERSION and stamp last ----------------
 
 mkdir -p -- "$out"
-rm -f -- "$out/VERSION" "$out/.stamp"
+rm -f -- "$out/VERSION" "$out/SHA256SUMS" "$out/.stamp"
 for cpu in "${QS_CPUS[@]}"; do
     chmod 0755 "$stage/usr/bin/qemu-$cpu"
     mv -f -- "$stage/usr/bin/qemu-$cpu" "$out/qemu-$cpu"
 done
 mapfile -t stray < <(stray_files)
 if ((${#stray[@]})); then
-    qs_log "removing emulators the manifest no longer lists: ${stray[*]##*/}"
+    qs_log "removing emulators this payload does not have: ${stray[*]##*/}"
     rm -f -- "${stray[@]}"
 fi
+sums_text >"$out/SHA256SUMS"
+chmod 0644 "$out/SHA256SUMS"
 printf '%s\n' "$version_text" >"$out/.VERSION.tmp"
 chmod 0644 "$out/.VERSION.tmp"
 mv -f -- "$out/.VERSION.tmp" "$out/VERSION"

@@ -1,9 +1,11 @@
 #!/bin/bash
 # The staged static QEMU emulators (`make qemu`: qemu-static/stage.sh into build/qemu):
-# every binary is the one qemu-static/manifest pins, static and for this machine
-# (elfcheck), and runs a real arm64 busybox; elfcheck rejects dynamic, wrong-machine
-# and non-ELF files; stage.sh refuses a corrupted cached .deb (staging nothing) and
-# stages from its cache with no network at all. Skipped when build/qemu is not staged.
+# every binary is the one qemu-static/manifest pins (Debian's payload) or the one
+# qemu-static/build.sh recorded (the rebuilt payload: static, not PIE), static and for
+# this machine (elfcheck), and runs a real arm64 busybox; elfcheck rejects dynamic,
+# wrong-machine and non-ELF files; stage.sh refuses a corrupted cached .deb or rebuilt
+# binary (staging nothing) and stages from its cache with no network at all. Skipped
+# when build/qemu is not staged.
 # shellcheck disable=SC2016 # the busybox shell expands $((...)), on purpose
 set -uo pipefail
 # shellcheck source=tests/integration/lib.sh
@@ -17,7 +19,7 @@ DEAD_MIRROR=http://127.0.0.1:9/debian # nothing listens there: any download fail
 
 [[ -f $QDIR/VERSION && -x $QDIR/qemu-aarch64 ]] || skip_all "$QDIR is not staged (run make qemu)"
 [[ -r $MANIFEST ]] || skip_all "no $MANIFEST"
-plan 32
+plan 40
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-60-qemu.XXXXXX")
 on_exit rm -rf "$WORK"
@@ -44,28 +46,57 @@ read -r PKG_VERSION QEMU_VERSION DEB_SHA < <(awk -v a="$ARCH" '$1 == "deb" && $2
 PACKAGE=$(awk '$1 == "package" {print $2; exit}' "$MANIFEST")
 declare -A PIN=()
 while read -r cpu sha; do PIN[$cpu]=$sha; done < <(awk -v a="$ARCH" '$1 == "bin" && $2 == a {print $3, $4}' "$MANIFEST")
-CPUS=$(printf '%s\n' "${!PIN[@]}" | LC_ALL=C sort)
+DEB_CPUS=$(printf '%s\n' "${!PIN[@]}" | LC_ALL=C sort)
 DEB=$CACHE/${PACKAGE}_${PKG_VERSION//:/%3a}_$ARCH.deb
 
-# check_dir DIR -> prints one line per binary that differs from the manifest
+# The payload staged in QDIR: Debian's (pinned by the manifest) or rebuilt here (pinned
+# by the SHA256SUMS qemu-static/build.sh wrote next to its output).
+PAYLOAD=$(sed -n 's/^payload=//p' "$QDIR/VERSION")
+PAYLOAD=${PAYLOAD:-debian}
+declare -A RPIN=()
+if [[ $PAYLOAD == rebuilt ]]; then
+    BUILT=$CACHE/build/${PKG_VERSION#*:}-$ARCH/out
+    [[ -s $BUILT/SHA256SUMS ]] || bail_out "$QDIR holds the rebuilt payload but $BUILT/SHA256SUMS is missing"
+    while read -r sha name; do RPIN[${name#qemu-}]=$sha; done <"$BUILT/SHA256SUMS"
+    CPUS=$(printf '%s\n' "${!RPIN[@]}" | LC_ALL=C sort)
+else
+    CPUS=$DEB_CPUS
+fi
+
+# check_dir DIR [PINS] -> prints one line per binary that differs from PINS (the name of
+# an associative array cpu -> sha256; default PIN, the manifest's) over its cpus
 check_dir() {
     local dir=$1 cpu sha path
+    local -n pins=${2:-PIN}
     declare -A got=()
     while read -r sha path; do got[${path##*/qemu-}]=$sha; done < <(
-        for cpu in $CPUS; do printf '%s\0' "$dir/qemu-$cpu"; done | xargs -0 -n 4 -P 2 sha256sum 2>/dev/null)
-    for cpu in $CPUS; do
-        [[ ${got[$cpu]:-missing} == "${PIN[$cpu]}" ]] || echo "qemu-$cpu: ${got[$cpu]:-missing} != ${PIN[$cpu]}"
+        for cpu in "${!pins[@]}"; do printf '%s\0' "$dir/qemu-$cpu"; done | xargs -0 -n 4 -P 2 sha256sum 2>/dev/null)
+    for cpu in "${!pins[@]}"; do
+        [[ ${got[$cpu]:-missing} == "${pins[$cpu]}" ]] || echo "qemu-$cpu: ${got[$cpu]:-missing} != ${pins[$cpu]}"
     done
 }
 
 # --- the staged directory ------------------------------------------------------------
 t_is "VERSION names the pinned package version" "$(sed -n 's/^package_version=//p' "$QDIR/VERSION")" "$PKG_VERSION"
 t_is "VERSION names the QEMU version" "$(sed -n 's/^qemu_version=//p' "$QDIR/VERSION")" "$QEMU_VERSION"
-t_like "the manifest pins all linux-user targets (>= 30 for $ARCH)" "$(wc -w <<<"$CPUS")" '^(3[0-9]|[4-9][0-9])$'
+t_like "the manifest pins all linux-user targets (>= 30 for $ARCH)" "$(wc -w <<<"$DEB_CPUS")" '^(3[0-9]|[4-9][0-9])$'
 staged=$(find "$QDIR" -maxdepth 1 -name 'qemu-*' -printf '%f\n' | sed 's/^qemu-//' | LC_ALL=C sort)
-t_is "exactly the manifest's emulators are staged" "$staged" "$CPUS"
-bad=$(check_dir "$QDIR")
-t_is "every staged binary has the manifest's SHA-256" "$bad" ""
+if [[ $PAYLOAD == rebuilt ]]; then
+    own=$MACHINE
+    t_is "rebuilt payload: the manifest's emulators except the host's own ($own) are staged" \
+        "$staged" "$(grep -vx "$own" <<<"$DEB_CPUS")"
+    t_is "every staged binary has the SHA-256 build.sh recorded" "$(check_dir "$QDIR" RPIN)" ""
+    t_is "VERSION names the build record it was staged from" \
+        "$(sed -n 's/^sha256sums=//p' "$QDIR/VERSION")" "$(sha256sum <"$BUILT/SHA256SUMS" | cut -d' ' -f1)"
+    # What makes it the fast payload: no start-up relocation (ET_EXEC, no PIE) and no capstone.
+    t_is "every rebuilt binary is static, not PIE (ELF type EXEC)" \
+        "$(for c in $CPUS; do LC_ALL=C readelf -h "$QDIR/qemu-$c" | awk '/Type:/ {print $2}'; done | sort -u)" EXEC
+    t_is "... and has no capstone in it" "$(grep -lc 'capstone' "$QDIR"/qemu-* | wc -l)" 0
+else
+    t_is "exactly the manifest's emulators are staged" "$staged" "$CPUS"
+    t_is "every staged binary has the manifest's SHA-256" "$(check_dir "$QDIR")" ""
+    skip "Debian's payload: no build record" 3
+fi
 bad=$(for c in $CPUS; do
     f=$QDIR/qemu-$c
     [[ -f $f && ! -L $f && $(stat -c %a "$f") == 755 ]] || echo "qemu-$c: $(stat -c '%F %a' "$f" 2>&1)"
@@ -84,6 +115,13 @@ t_ok "elfcheck --machine $MACHINE passes every staged binary" "$ELFCHECK" --mach
 if [[ $ARCH == "$BUILD_ARCH" ]]; then
     out=$("$QDIR/qemu-aarch64" -version 2>&1)
     t_like "qemu-aarch64 -version reports QEMU 10.0" "$out" "^qemu-aarch64 version 10\.0\.[0-9]+ "
+    v_re=${PKG_VERSION//./\\.}
+    v_re=${v_re//+/\\+}
+    if [[ $PAYLOAD == rebuilt ]]; then
+        t_like "... rebuilt by binfmt-installer from Debian's $PKG_VERSION" "$out" "\(Debian $v_re, rebuilt by binfmt-installer\)"
+    else
+        t_like "... Debian's $PKG_VERSION" "$out" "\(Debian $v_re\)"
+    fi
     if BB=$(busybox_path arm64 2>/dev/null); then
         t_is "a real arm64 busybox runs under qemu-aarch64: uname -m" \
             "$("$QDIR/qemu-aarch64" "$BB" uname -m 2>&1)" aarch64
@@ -92,7 +130,7 @@ if [[ $ARCH == "$BUILD_ARCH" ]]; then
         skip "arm64 busybox fixture missing (tests/fixtures/fetch.sh)" 2
     fi
 else
-    skip "$QDIR holds $ARCH emulators, this is $BUILD_ARCH" 3
+    skip "$QDIR holds $ARCH emulators, this is $BUILD_ARCH" 4
 fi
 
 # --- elfcheck rejects what is not a static executable for the machine ------------------
@@ -131,6 +169,28 @@ t_is "elfcheck with good and bad files: exit 1, one line per bad file, in order"
 "$ELFCHECK" --machine sparc "$LS" >/dev/null 2>&1
 t_is "elfcheck: an unknown machine is a usage error (exit 2)" "$?" 2
 
+# --- the rebuilt payload: staged from build.sh's cache with no network; a cached build
+# output that no longer matches its record is refused, staging nothing ---------------
+NONET=()
+if ((EUID == 0)) && unshare --net true 2>/dev/null; then NONET=(unshare --net); fi
+if [[ $PAYLOAD == rebuilt ]]; then
+    rtop=$WORK/rcache/build/${PKG_VERSION#*:}-$ARCH
+    mkdir -p "$rtop" && cp -a "$BUILT" "$rtop/out"
+    out=$(QEMU_STATIC_MIRROR=$DEAD_MIRROR "${NONET[@]}" "$STAGE" --payload rebuilt --cache "$WORK/rcache" --out "$WORK/rwarm" 2>&1)
+    rc=$?
+    t_is "stage.sh --payload rebuilt from a warm build cache needs no network${NONET:+ (unshare --net)}" "$rc" 0 || diag "$out"
+    t_is "... and stages the recorded binaries" "$(check_dir "$WORK/rwarm" RPIN)" ""
+    printf 'X' | dd of="$rtop/out/qemu-arm" bs=1 seek=4096 conv=notrunc status=none
+    out=$(QEMU_STATIC_MIRROR=$DEAD_MIRROR "${NONET[@]}" "$STAGE" --payload rebuilt --cache "$WORK/rcache" --out "$WORK/rbad" 2>&1)
+    rc=$?
+    t_like "a tampered rebuilt binary in the build cache is refused" "$rc $out" \
+        "^1 .*do not match its SHA256SUMS; nothing staged.*qemu-arm: sha256"
+    t_ok "... and nothing is staged" test ! -e "$WORK/rbad"
+    rm -rf "$WORK/rcache" "$WORK/rwarm"
+else
+    skip "Debian's payload is staged (QEMU_PAYLOAD=debian)" 4
+fi
+
 # --- stage.sh: corrupted cache, warm staging without network ---------------------------
 if [[ ! -f $DEB ]]; then
     skip "the pinned .deb is not cached at $DEB (run make qemu)" 13
@@ -156,15 +216,19 @@ t_is "... and leaves no scratch directory next to it" "$(find "$WORK" -maxdepth 
 # no network at all.
 mkdir -p "$WORK/cache"
 cp "$DEB" "$WORK/cache/"
-NONET=()
-if ((EUID == 0)) && unshare --net true 2>/dev/null; then NONET=(unshare --net); fi
 warm() { QEMU_STATIC_MIRROR=$DEAD_MIRROR "${NONET[@]}" "$STAGE" --host-arch "$ARCH" --cache "$WORK/cache" --out "$WORK/warm" 2>&1; }
 out=$(warm)
 rc=$?
 t_is "a warm stage.sh needs no network${NONET:+ (unshare --net)} and succeeds" "$rc" 0 || diag "$out"
-t_like "... saying what it staged" "$out" "staged $(wc -w <<<"$CPUS") emulators, QEMU $QEMU_VERSION"
+t_like "... saying what it staged" "$out" "staged $(wc -w <<<"$DEB_CPUS") emulators, QEMU $QEMU_VERSION"
 t_is "... binaries matching the manifest" "$(check_dir "$WORK/warm")" ""
-t_ok "... and the same VERSION as $QDIR" cmp "$WORK/warm/VERSION" "$QDIR/VERSION"
+if [[ $PAYLOAD == debian ]]; then
+    t_ok "... and the same VERSION as $QDIR" cmp "$WORK/warm/VERSION" "$QDIR/VERSION"
+else
+    t_is "... and a VERSION of the same QEMU as $QDIR's rebuilt payload" \
+        "$(grep -E '^(qemu_version|package_version|arch)=' "$WORK/warm/VERSION")" \
+        "$(grep -E '^(qemu_version|package_version|arch)=' "$QDIR/VERSION")"
+fi
 before=$(stat -c '%n %i %.9Y %.9Z' "$WORK/warm"/*)
 out=$(warm)
 rc=$?
