@@ -14,7 +14,7 @@ PKGS=(
     file ca-certificates debian-archive-keyring dpkg-dev
     python3         # reading JSON in the integration tests
     debhelper python3-yaml systemd  # make deb; DaemonSet check; systemd-analyze/systemd-binfmt (90-packaging.sh)
-    ninja-build flex bison libglib2.0-dev  # QEMU_PAYLOAD=rebuilt (qemu-static/build.sh)
+    ninja-build flex bison libglib2.0-dev python3-venv  # QEMU_PAYLOAD=rebuilt (qemu-static/build.sh)
 )
 
 missing=()
