@@ -7,7 +7,9 @@
 # All inside one holder whose private instance maps a file extension per payload
 # (:q10a:E::p10a::qemu-aarch64:PF ...) so that a single altbench alternates payloads.
 # Then section "gap": the start-up knobs (QEMU_CPU, QEMU_RESERVED_VA, QEMU_GUEST_BASE)
-# on the direct start, and the phase breakdown from strace timestamps.
+# on the direct start of the default payload (build/qemu, labelled by its series:
+# qemu-10nopie for the rebuilt payload, qemu-10 for Debian's), and the phase breakdown
+# from strace timestamps.
 #   bench/execcost.sh [RUNS]
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -50,19 +52,26 @@ for v in "${PAYLOADS[@]}"; do
     Q=$(payload_qemu "$v" aarch64)
     krows+=("qemu-$v/probe=$Q $T/probe-arm64" "qemu-$v/busybox-true=$Q $BB true")
 done
-Q=$(payload_qemu 10 aarch64)
+# The knobs on the default payload (build/qemu), under its series' name (qemu-10nopie for
+# the rebuilt payload, qemu-10 for Debian's; the same files, b_default_series checks).
+DEF=$(b_default_series)
+[[ " ${PAYLOADS[*]} " == *" $DEF "* ]] || DEF=def
+Q=$(payload_qemu "$DEF" aarch64)
+if [[ $DEF == def ]]; then
+    krows+=("qemu-def/probe=$Q $T/probe-arm64" "qemu-def/busybox-true=$Q $BB true")
+fi
 for cpu in cortex-a53 neoverse-n1 max,pauth-impdef=on; do
-    krows+=("qemu-10/probe cpu:${cpu//=/-}=QEMU_CPU=$cpu $Q $T/probe-arm64" "qemu-10/busybox-true cpu:${cpu//=/-}=QEMU_CPU=$cpu $Q $BB true")
+    krows+=("qemu-$DEF/probe cpu:${cpu//=/-}=QEMU_CPU=$cpu $Q $T/probe-arm64" "qemu-$DEF/busybox-true cpu:${cpu//=/-}=QEMU_CPU=$cpu $Q $BB true")
 done
-krows+=("qemu-10/probe reserved_va:4G=QEMU_RESERVED_VA=0x100000000 $Q $T/probe-arm64"
-    "qemu-10/probe guest_base:1T=QEMU_GUEST_BASE=0x10000000000 $Q $T/probe-arm64")
+krows+=("qemu-$DEF/probe reserved_va:4G=QEMU_RESERVED_VA=0x100000000 $Q $T/probe-arm64"
+    "qemu-$DEF/probe guest_base:1T=QEMU_GUEST_BASE=0x10000000000 $Q $T/probe-arm64")
 Q=$(payload_qemu 72 aarch64)
 krows+=("qemu-72/busybox-true cpu:cortex-a53=QEMU_CPU=cortex-a53 $Q $BB true")
-Q=$(payload_qemu 10 riscv64)
+Q=$(payload_qemu "$DEF" riscv64)
 for cpu in rv64 max; do
-    krows+=("qemu-10-riscv64/probe cpu:$cpu=QEMU_CPU=$cpu $Q $T/probe-riscv64")
+    krows+=("qemu-$DEF-riscv64/probe cpu:$cpu=QEMU_CPU=$cpu $Q $T/probe-riscv64")
 done
-krows+=("qemu-10-riscv64/probe=$Q $T/probe-riscv64")
+krows+=("qemu-$DEF-riscv64/probe=$Q $T/probe-riscv64")
 for r in "${krows[@]}"; do b_cmd gap "${r%%=*}" "${r#*=}"; done
 "$ALTBENCH" -s gap -o "$RESULTS/samples.tsv" -r "$runs" -w 3 "${krows[@]}"
 

@@ -16,7 +16,8 @@
 #   holder_run NAME CMD...         -> run CMD in the holder's user namespace
 #   in_holder NAME                 -> prints the nsenter prefix (for altbench strings)
 #   holders_stop                   -> ends every holder started here (by pid)
-#   payload_qemu VER CPU           -> path of qemu-CPU of payload VER (72 10 11 10pie 10nopie)
+#   payload_qemu VER CPU           -> path of qemu-CPU of payload VER (def 72 10 11 10pie 10nopie)
+#   b_default_kind / b_default_series -> what build/qemu (payload def) holds, and which VER it is
 
 B_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -118,30 +119,63 @@ holders_stop() {
 }
 
 # --- payloads ---------------------------------------------------------------------------
-# 72:    Debian 12's qemu-user-static (installed, /usr/bin/qemu-CPU-static)
-# 10:    the pinned payload (trixie qemu-user, staged in build/qemu)
-# 11:    sid's qemu-user (bench/fetch.sh, in $CACHE/qemu-sid)
-# 10pie, 10nopie: bench/qemu-build.sh (Debian's 10.0 source, rebuilt here; optional)
+# def:     the default payload: build/qemu, whatever `make qemu` staged there (its VERSION
+#          says payload=rebuilt for the rebuild, nothing for Debian's binaries); the
+#          start-up, workloads, install, detect and docker rows use it
+# 72:      Debian 12's qemu-user-static (installed, /usr/bin/qemu-CPU-static)
+# 10:      Debian trixie's qemu-user 10.0 binaries, as the manifest pins them (static-pie,
+#          with capstone), staged by bench/run.sh into $BUILD/qemu-debian
+# 11:      sid's qemu-user (bench/fetch.sh, in $CACHE/qemu-sid)
+# 10nopie: the same 10.0 rebuilt here from Debian's pinned source without capstone, static,
+#          not PIE (qemu-static/build.sh: B_QEMU_TOP/out, the rebuilt payload)
+# 10pie:   the static-pie link of the same objects (B_QEMU_TOP/pie, bench/qemu-build.sh)
+B_ARCH=$(dpkg --print-architecture)
+# qemu-static/build.sh's TOP: $QEMU_STATIC_CACHE/build/<the manifest's version without
+# epoch>-<arch>; without a manifest record, the newest build for this architecture.
+b_qemu_top() {
+    local c=${QEMU_STATIC_CACHE:-/var/cache/binfmt-installer/qemu}/build v
+    v=$(awk -v a="$B_ARCH" '$1 == "deb" && $2 == a {print $3; exit}' "$B_ROOT/qemu-static/manifest" 2>/dev/null)
+    if [[ -n $v ]]; then echo "$c/${v#*:}-$B_ARCH"; else ls -d "$c"/*-"$B_ARCH" 2>/dev/null | tail -n1; fi
+}
+B_QEMU_TOP=$(b_qemu_top)
 payload_qemu() {
     local v=$1 cpu=$2
     case $v in
+    def) echo "$BUILD/qemu/qemu-$cpu" ;;
     72) echo "/usr/bin/qemu-$cpu-static" ;;
-    10) echo "$BUILD/qemu/qemu-$cpu" ;;
+    10) echo "$BUILD/qemu-debian/qemu-$cpu" ;;
     11) echo "$CACHE/qemu-sid/usr/bin/qemu-$cpu" ;;
-    10pie) echo "$(ls -d "$CACHE"/build/*/out 2>/dev/null | tail -n1)/qemu-$cpu-pie" ;;
-    10nopie) echo "$(ls -d "$CACHE"/build/*/out 2>/dev/null | tail -n1)/qemu-$cpu-nopie" ;;
+    10pie) echo "$B_QEMU_TOP/pie/qemu-$cpu" ;;
+    10nopie) echo "$B_QEMU_TOP/out/qemu-$cpu" ;;
     *) return 1 ;;
     esac
 }
 
 payload_version() { "$(payload_qemu "$1" aarch64)" -version 2>/dev/null | head -n1 | sed 's/^qemu-aarch64 version //'; }
 
+# The compared payloads (not def: it is one of them, see b_default_series).
 payloads_available() {
     local v
     for v in 72 10 11 10pie 10nopie; do
         [[ -x $(payload_qemu $v aarch64) && -x $(payload_qemu $v riscv64) ]] && printf '%s ' "$v"
     done
     echo
+}
+
+# What build/qemu holds: "rebuilt" (VERSION has payload=rebuilt) or "debian".
+b_default_kind() {
+    if grep -qx 'payload=rebuilt' "$BUILD/qemu/VERSION" 2>/dev/null; then echo rebuilt; else echo debian; fi
+}
+# The series of payload_qemu that is the default payload: 10nopie for the rebuild, 10 for
+# Debian's binaries, provided its arm64 and riscv64 emulators are the very files staged in
+# build/qemu (byte for byte); "def" when none is.
+b_default_series() {
+    local v c
+    case $(b_default_kind) in rebuilt) v=10nopie ;; *) v=10 ;; esac
+    for c in aarch64 riscv64; do
+        cmp -s "$BUILD/qemu/qemu-$c" "$(payload_qemu "$v" "$c")" || { echo def; return 0; }
+    done
+    echo "$v"
 }
 
 # Debian architecture -> QEMU cpu

@@ -7,13 +7,18 @@
 #   BENCH_QUICK=1            fewer runs (a few minutes instead of ~15)
 #   BENCH_WAIT_QUIET=SECS    first wait up to SECS for a quiet machine (1-minute load
 #                            average < 0.5); the report says whether it was quiet
-#   BENCH_BUILD_QEMU=1       also build the 10.0 rebuilds (bench/qemu-build.sh, ~10 min
-#                            on 2 cores, cached); without it they are used when cached
+#   BENCH_BUILD_QEMU=1       also build the 10.0 rebuilds (bench/qemu-build.sh: TOP/out,
+#                            the rebuilt payload, and TOP/pie, its static-pie link; about
+#                            25 minutes on 2 cores, cached, a relink only when `make qemu`
+#                            built TOP/out); without it they are used when cached
 #   BENCH_RESULTS=DIR        raw results (default build/bench-results)
 #   BENCH_DOCS=DIR           where benchmarks.md and the charts go (default docs)
 #   BENCH_DOCKER=0           no `docker run --platform` rows (the host's registry untouched)
 #   BENCH_DOCKER_HOST=URL    take the docker rows on that daemon, as it is (bench/docker.sh)
 #   BENCH_WORK_PARTS="..."   the workloads section's parts (default: work version debian check)
+# Payloads (bench/lib.sh): the default one is build/qemu, whatever `make qemu` staged
+# (facts payload.default*); Debian's 10.0 binaries are staged into $BUILD/qemu-debian
+# (qemu-static/stage.sh --payload debian, cached .deb) for the comparisons.
 # Every comparison runs in private binfmt_misc instances (see bench/lib.sh), except the
 # `docker run --platform` rows of the startup and workloads sections: a dockerd's
 # containers use the host's registry. For those rows bench/docker.sh takes the shared
@@ -35,6 +40,11 @@ make -s all "$BUILD/bench/altbench" "$BUILD/bench/mkprobe" "$BUILD/bench/detect_
 bench/fetch.sh
 bench/rootfs.sh
 if [[ ${BENCH_BUILD_QEMU:-0} == 1 ]]; then bench/qemu-build.sh; fi
+# Debian's own 10.0 binaries (payload "10"), whichever payload build/qemu holds.
+# Idempotent: nothing is downloaded or written when the directory already matches.
+if [[ -x $BUILD/bin/elfcheck ]]; then export ELFCHECK=${ELFCHECK:-$BUILD/bin/elfcheck}; fi
+qemu-static/stage.sh --payload debian --out "$BUILD/qemu-debian" >&2 ||
+    b_log "warning: staging Debian's 10.0 payload into $BUILD/qemu-debian failed: no qemu-10 rows"
 
 if [[ -n ${BENCH_WAIT_QUIET:-} ]]; then
     deadline=$(($(date +%s) + BENCH_WAIT_QUIET))
@@ -58,6 +68,10 @@ b_fact machine.thp "$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/nul
 b_fact version.binfmt "$("$BUILD/bin/binfmt" --version 2>&1 | tr '\n' ' ')"
 [[ -x $BUILD/bin/emu-run ]] && b_fact version.emu-run "$("$BUILD/bin/emu-run" --version 2>&1 | head -n1)"
 for v in $(payloads_available); do b_fact "version.qemu-$v" "$(payload_version "$v") — $(payload_qemu "$v" aarch64)"; done
+# The default payload (build/qemu): which kind, and which compared series it is.
+b_fact payload.default "$(b_default_kind)"
+b_fact payload.default.series "qemu-$(b_default_series)"
+b_fact payload.default.what "$(payload_version def) — ${BUILD#"$B_ROOT"/}/qemu, $(ls "$BUILD"/qemu/qemu-* | wc -l) emulators ($(grep -E '^(package|package_version|payload)=' "$BUILD/qemu/VERSION" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'))"
 b_fact version.busybox-native "$(busybox | head -n1 | cut -d' ' -f1-3) ($(dpkg-query -W -f '${Package} ${Version}' busybox-static))"
 b_fact version.busybox-arm64 "$(cat "$BUSYBOX_FIXTURES/arm64/VERSION")"
 b_fact version.busybox-riscv64 "$(cat "$BUSYBOX_FIXTURES/riscv64/VERSION")"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Section 3: start-up of `true` in the arm64 busybox rootfs, every way of running it,
-# alternated (altbench), the default payload (build/qemu) everywhere:
+# alternated (altbench), the default payload (build/qemu, what `make qemu` staged) everywhere:
 #   bare-qemu        qemu-aarch64 ROOT/bin/busybox true            (no binfmt at all)
 #   chroot+binfmt    chroot ROOT /bin/true, through a private instance's F entry, as a
 #                    host with binfmt registered does it (entered with nsenter --user;
@@ -25,7 +25,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 runs=${1:-$(b_runs 41 11)}
 R=$ROOTFS_DIR/arm64
-Q=$(payload_qemu 10 aarch64)
+Q=$(payload_qemu def aarch64)
 EMU=$BUILD/bin/emu-run
 . "$(dirname "${BASH_SOURCE[0]}")/docker.sh"
 section_exit() {

@@ -3,10 +3,12 @@
 # (bench/rootfs.sh: shell loop, sha256 of 64 MiB, 300 fork+exec of foreign children,
 # tar+gzip of 2000 files), alternated per workload (altbench):
 #   section "work":    emu-run vs bare QEMU vs proot -q vs docker run --platform vs
-#                      native, the default payload (build/qemu); chroot+binfmt with it is
-#                      the "version" row qemu-10
-#   section "version": chroot+binfmt with each payload (7.2 bookworm, 10.0 trixie,
-#                      11.x sid, and the 10.0 rebuilds of bench/qemu-build.sh if cached)
+#                      native, the default payload (build/qemu, payload "def"); chroot+binfmt
+#                      with it is the "version" row of its series (b_default_series:
+#                      qemu-10nopie for the rebuilt payload, qemu-10 for Debian's)
+#   section "version": chroot+binfmt with each payload (7.2 bookworm, Debian trixie's 10.0,
+#                      11.x sid, and the 10.0 rebuild without capstone if built), plus the
+#                      default payload's series with other CPU models (arm64)
 # plus a correctness sweep (part "check"): every runner's and payload's output (the
 # first timed run's) must equal the native stand-in's (the host's busybox-static), and
 # part "debian": ldconfig and dpkg --version in an arm64 Debian root per payload.
@@ -21,6 +23,9 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/docker.sh"
 runs=${1:-$(b_runs 3 1)}
+# emu-run against bare QEMU is a 2% question: the "work" part takes more runs than the
+# payload comparison (BENCH_WORK_RUNS overrides).
+work_runs=${BENCH_WORK_RUNS:-$(b_runs 7 1)}
 shift || true
 parts=("$@")
 ((${#parts[@]})) || read -ra parts <<<"${BENCH_WORK_PARTS:-work version debian check}"
@@ -40,8 +45,12 @@ section_exit() {
 trap section_exit EXIT
 for a in "${ARCHES[@]}"; do b_magic "$(deb2cpu "$a")" >/dev/null; done
 
-# One holder per payload, registering that payload's emulators for every arch.
-for v in "${PAYLOADS[@]}"; do
+# The default payload's series (its CPU-model rows): one of the compared payloads, else def.
+DEF=$(b_default_series)
+[[ " ${PAYLOADS[*]} " == *" $DEF "* ]] || DEF=def
+# One holder per payload, registering that payload's emulators for every arch (pdef: the
+# default payload, build/qemu, for the "work" part).
+for v in def "${PAYLOADS[@]}"; do
     regs=()
     for a in "${ARCHES[@]}"; do
         c=$(deb2cpu "$a")
@@ -58,7 +67,7 @@ fi
 
 # row LABEL RUNNER ARCH WORKLOAD [PAYLOAD] -> "LABEL=command" for altbench
 row() {
-    local label=$1 runner=$2 a=$3 w=$4 v=${5:-10} R=$ROOTFS_DIR/$3 c
+    local label=$1 runner=$2 a=$3 w=$4 v=${5:-def} R=$ROOTFS_DIR/$3 c
     c=$(deb2cpu "$a")
     local Q
     Q=$(payload_qemu "$v" "$c")
@@ -98,7 +107,7 @@ for part in "${parts[@]}"; do
                 ((docker_ok)) && rows+=("$(row "$a/$w/docker-run" docker "$a" "$w")")
                 for r in "${rows[@]}"; do b_cmd work "${r%%=*}" "${r#*=}"; done
                 mkdir -p "$RESULTS/out/work"
-                ab work -r "$runs" -w 1 -k -O "$RESULTS/out/work" "${rows[@]}"
+                ab work -r "$work_runs" -w 1 -k -O "$RESULTS/out/work" "${rows[@]}"
             done
         done
         # The host's registry back as soon as the docker rows are done.
@@ -112,10 +121,10 @@ for part in "${parts[@]}"; do
                 if [[ $a == arm64 && ${BENCH_CPU_ROW:-1} == 1 ]]; then
                     # the default payload with other CPU models than its default (max):
                     # an ARMv8.0 core
-                    r=$(row "$a/$w/qemu-10 cpu:cortex-a53" chroot "$a" "$w" 10)
+                    r=$(row "$a/$w/qemu-$DEF cpu:cortex-a53" chroot "$a" "$w" "$DEF")
                     rows+=("${r%%=*}=QEMU_CPU=cortex-a53 ${r#*=}")
                     # all of max's features, with the cheap implementation-defined PAuth
-                    r=$(row "$a/$w/qemu-10 cpu:max+pauth-impdef" chroot "$a" "$w" 10)
+                    r=$(row "$a/$w/qemu-$DEF cpu:max+pauth-impdef" chroot "$a" "$w" "$DEF")
                     rows+=("${r%%=*}=QEMU_CPU=max,pauth-impdef=on ${r#*=}")
                 fi
                 for r in "${rows[@]}"; do b_cmd version "${r%%=*}" "${r#*=}"; done
