@@ -146,7 +146,7 @@ clean:
 #   QEMU_PAYLOAD=debian        Debian's qemu-user binaries, as the manifest pins them
 #   QEMU_PAYLOAD=rebuilt       the same QEMU rebuilt here from Debian's pinned source without
 #                              capstone, linked static (qemu-static/build.sh; cached, about
-#                              25 minutes the first time); other host architectures: debian
+#                              15 minutes the first time); other host architectures: debian
 QEMU_BUILD_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
 QEMU_HOST_ARCH  = $(or $(HOST_ARCH),$(QEMU_BUILD_ARCH))
 QEMU_OUT        = $(if $(filter $(QEMU_BUILD_ARCH),$(QEMU_HOST_ARCH)),$(BUILD)/qemu,$(BUILD)/qemu-$(QEMU_HOST_ARCH))

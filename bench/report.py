@@ -28,12 +28,15 @@ def tsv(name, cols=None):
 
 
 samples = collections.defaultdict(lambda: collections.defaultdict(list))
+# user + system CPU ms of each run, from wait4's rusage (the runner and everything it reaped)
+cpu = collections.defaultdict(lambda: collections.defaultdict(list))
 fails = collections.Counter()
 order = collections.defaultdict(list)
 for sec, label, rnd, wall, user, sys_, st in tsv("samples.tsv"):
     if label not in samples[sec]:
         order[sec].append(label)
     samples[sec][label].append(float(wall))
+    cpu[sec][label].append(float(user) + float(sys_))
     if st != "0":
         fails[(sec, label)] += 1
 facts = collections.OrderedDict((r[0], r[1]) for r in tsv("facts.tsv") if len(r) >= 2)
@@ -72,6 +75,16 @@ def pname(label):
 def med(sec, label):
     v = samples.get(sec, {}).get(label)
     return statistics.median(v) if v else None
+
+
+def cpu_med(sec, label):
+    v = cpu.get(sec, {}).get(label)
+    return statistics.median(v) if v else None
+
+
+def geomean(xs):
+    xs = [x for x in xs if x]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
 
 
 def rng(sec, label):
@@ -279,8 +292,9 @@ if "startup" in samples:
     ch = med("startup", "chroot+binfmt")
     if ns is not None and ch is not None:
         w("chroot+binfmt is entered with `nsenter --user` (%s ms for a native /bin/true the same way), so the "
-          "host-style chroot path itself costs about %s ms: %s ms more than bare QEMU, i.e. binfmt_misc "
-          "dispatch plus the kernel's second exec (the F entry's interpreter).\n" % (f(ns), f(ch - ns), f(ch - ns - bare)))
+          "host-style chroot path itself costs about %s ms, %+.2f ms against bare QEMU: binfmt_misc "
+          "dispatch plus the kernel's second exec (the F entry's interpreter), within this run's noise when "
+          "negative.\n" % (f(ns), f(ch - ns), ch - ns - bare))
     dr, dn = med("startup", "docker-run"), med("startup", "docker-native")
     nat = med("startup", "native")
     if dr is not None and dn is not None:
@@ -316,14 +330,19 @@ if "work" in samples:
     rows = []
     chart_labels, chart_series = [], collections.OrderedDict()
     worst_emu, worst_proot = None, None
+    emu_wall, emu_cpu = [], []
     for (a, wl), runners in groups.items():
         bare = med("work", "%s/%s/bare-qemu" % (a, wl))
+        bare_cpu = cpu_med("work", "%s/%s/bare-qemu" % (a, wl))
         for r in runners:
             l = "%s/%s/%s" % (a, wl, r)
             m = med("work", l)
+            # docker run's rusage is the client's only: the container runs under containerd
+            c = cpu_med("work", l) if r != "docker-run" else None
             rows.append((a, wl, "`%s`%s" % (r, fail_note("work", l)), f(m / 1000, 3), "%s-%s" % (
                 f(min(samples["work"][l]) / 1000, 3), f(max(samples["work"][l]) / 1000, 3)),
-                f(bare / m, 3) if bare else "", n_runs("work", l)))
+                f(bare / m, 3) if bare else "", f(c / 1000, 3) if c else "n/a",
+                f(bare_cpu / c, 3) if c and bare_cpu else "n/a", n_runs("work", l)))
         chart_labels.append("%s %s" % (a, wl))
         for r in runners:
             chart_series.setdefault(r, []).append(med("work", "%s/%s/%s" % (a, wl, r)) / bare if bare else None)
@@ -331,13 +350,25 @@ if "work" in samples:
         if e and bare:
             t = bare / e
             worst_emu = min(worst_emu, (t, a, wl)) if worst_emu else (t, a, wl)
+            emu_wall.append(t)
+            ec = cpu_med("work", "%s/%s/emu-run" % (a, wl))
+            if ec and bare_cpu:
+                emu_cpu.append(bare_cpu / ec)
         if wl == "forkexec":
             pq = med("work", "%s/%s/proot-q" % (a, wl))
             ref = e if e else med("work", "%s/%s/chroot+binfmt" % (a, wl))
             if pq and ref:
                 sp = pq / ref
                 worst_proot = min(worst_proot, (sp, a, "emu-run" if e else "chroot+binfmt")) if worst_proot else (sp, a, "emu-run" if e else "chroot+binfmt")
-    table(["arch", "workload", "runner", "median s", "min-max s", "throughput × bare QEMU", "runs"], rows)
+    table(["arch", "workload", "runner", "median s", "min-max s", "throughput × bare QEMU", "CPU s (user+sys)",
+           "CPU efficiency × bare QEMU", "runs"], rows)
+    if emu_wall:
+        facts["_emu_geo_wall"] = geomean(emu_wall)
+        facts["_emu_geo_cpu"] = geomean(emu_cpu)
+        w("emu-run against bare QEMU over all %d workloads: geometric mean of the throughput ratios %s (wall "
+          "time), %s by CPU time (bare QEMU's CPU seconds / emu-run's, from rusage; on this VM CPU time "
+          "follows wall time closely: the noise is in how fast the CPU runs, not in waiting).\n" % (
+              len(emu_wall), f(facts["_emu_geo_wall"], 3), f(facts["_emu_geo_cpu"], 3) if emu_cpu else "n/a"))
     bar_chart("workloads", "Workload time relative to bare QEMU (lower is faster)", "time / bare QEMU",
               chart_labels, list(chart_series.values()), names=list(chart_series.keys()), log=True)
     img("workloads")
@@ -352,8 +383,41 @@ if "work" in samples:
             w("- %s: %s" % (k.split(".", 1)[1], facts[k]))
     w("")
     if worst_emu:
-        goals.append(("workloads ≥ 0.98 of bare QEMU's throughput (emu-run)", "worst: %s on %s %s" % (f(worst_emu[0], 3), worst_emu[1], worst_emu[2]),
-                      "met" if worst_emu[0] >= 0.98 else "missed by %.1f%%" % ((0.98 - worst_emu[0]) * 100)))
+        gw, gc = facts.get("_emu_geo_wall"), facts.get("_emu_geo_cpu")
+        if "overhead" in samples:
+            # the dedicated emu-run / bare QEMU pairs decide: many more runs than the work table
+            ratios = []
+            orows = []
+            for l in order["overhead"]:
+                a, wl, r = l.split("/", 2)
+                if r != "emu-run":
+                    continue
+                e, b = med("overhead", l), med("overhead", "%s/%s/bare-qemu" % (a, wl))
+                ec, bc = cpu_med("overhead", l), cpu_med("overhead", "%s/%s/bare-qemu" % (a, wl))
+                if e and b:
+                    ratios.append((b / e, bc / ec if ec and bc else None, a, wl))
+                    orows.append((a, wl, f(e / 1000, 3), f(b / 1000, 3), f(b / e, 3), f(bc / ec, 3) if ec and bc else "n/a",
+                                  n_runs("overhead", l)))
+            if ratios:
+                w("### emu-run against bare QEMU, alternated pairs only\n")
+                w("The table above has five runners in each round, so each gets few runs. The same workloads with only "
+                  "emu-run and bare QEMU taking turns (bench/workloads.sh part `overhead`):\n")
+                table(["arch", "workload", "emu-run median s", "bare QEMU median s", "throughput × bare QEMU",
+                       "CPU efficiency × bare QEMU", "pairs"], orows)
+                worst_emu = min((t, a, wl) for t, _, a, wl in ratios)
+                gw = geomean([t for t, _, _, _ in ratios])
+                gc = geomean([c for _, c, _, _ in ratios if c])
+                w("Geometric mean over the %d workloads: %s (wall), %s (CPU).\n" % (len(ratios), f(gw, 3), f(gc, 3) if gc else "n/a"))
+                facts["_ovh"] = {"n": len(ratios), "pairs": n_runs("overhead", "%s/%s/emu-run" % (ratios[0][2], ratios[0][3])),
+                                 "geo_wall": gw, "geo_cpu": gc, "worst": worst_emu,
+                                 "best": max((t, a, wl) for t, _, a, wl in ratios)}
+        goals.append(("workloads ≥ 0.98 of bare QEMU's throughput (emu-run)",
+                      "worst: %s on %s %s; geomean %s (wall), %s (CPU)" % (
+                          f(worst_emu[0], 3), worst_emu[1], worst_emu[2], f(gw, 3), f(gc, 3) if gc else "n/a"),
+                      "met" if worst_emu[0] >= 0.98 else
+                      "missed by %.1f%% on the worst workload (wall)%s" % (
+                          (0.98 - worst_emu[0]) * 100,
+                          "; met on the geomean and by CPU time" if gw and gw >= 0.98 and gc and gc >= 0.98 else "")))
     else:
         goals.append(("workloads ≥ 0.98 of bare QEMU's throughput (emu-run)", "emu-run not available", "pending"))
     if worst_proot:

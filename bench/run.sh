@@ -15,7 +15,7 @@
 #   BENCH_DOCS=DIR           where benchmarks.md and the charts go (default docs)
 #   BENCH_DOCKER=0           no `docker run --platform` rows (the host's registry untouched)
 #   BENCH_DOCKER_HOST=URL    take the docker rows on that daemon, as it is (bench/docker.sh)
-#   BENCH_WORK_PARTS="..."   the workloads section's parts (default: work version debian check)
+#   BENCH_WORK_PARTS="..."   the workloads section's parts (default: work overhead version debian check)
 # Payloads (bench/lib.sh): the default one is build/qemu, whatever `make qemu` staged
 # (facts payload.default*); Debian's 10.0 binaries are staged into $BUILD/qemu-debian
 # (qemu-static/stage.sh --payload debian, cached .deb) for the comparisons.

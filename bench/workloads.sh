@@ -12,8 +12,11 @@
 # plus a correctness sweep (part "check"): every runner's and payload's output (the
 # first timed run's) must equal the native stand-in's (the host's busybox-static), and
 # part "debian": ldconfig and dpkg --version in an arm64 Debian root per payload.
-#   bench/workloads.sh [RUNS] [work|version|debian|check ...]
-# BENCH_WORK_PARTS (default "work version debian check") picks the parts when none is
+# Part "overhead": emu-run against bare QEMU only, many alternated pairs per workload
+# (BENCH_OVERHEAD_RUNS, default 15): the 2% question needs more runs than this VM's noise
+# allows the five-runner "work" part.
+#   bench/workloads.sh [RUNS] [work|overhead|version|debian|check ...]
+# BENCH_WORK_PARTS (default "work overhead version debian check") picks the parts when none is
 # given; BENCH_WORKLOADS, BENCH_ARCHES and BENCH_PAYLOADS narrow them.
 # The docker-run rows (docker run --rm --network=none --platform linux/ARCH
 # -e W=/work -e BB=/bin/busybox -w /work bench-ARCH /bin/sh /work/W.sh) need the host's
@@ -28,7 +31,7 @@ runs=${1:-$(b_runs 3 1)}
 work_runs=${BENCH_WORK_RUNS:-$(b_runs 7 1)}
 shift || true
 parts=("$@")
-((${#parts[@]})) || read -ra parts <<<"${BENCH_WORK_PARTS:-work version debian check}"
+((${#parts[@]})) || read -ra parts <<<"${BENCH_WORK_PARTS:-work overhead version debian check}"
 EMU=$BUILD/bin/emu-run
 WORKLOADS=(${BENCH_WORKLOADS:-loop sha forkexec targz})
 ARCHES=(${BENCH_ARCHES:-arm64 riscv64})
@@ -89,6 +92,16 @@ run_once() {
 
 for part in "${parts[@]}"; do
     case $part in
+    overhead)
+        ((emu_ok)) || continue
+        for a in "${ARCHES[@]}"; do
+            for w in "${WORKLOADS[@]}"; do
+                rows=("$(row "$a/$w/emu-run" emu-run "$a" "$w")" "$(row "$a/$w/bare-qemu" bare "$a" "$w")")
+                for r in "${rows[@]}"; do b_cmd overhead "${r%%=*}" "${r#*=}"; done
+                ab overhead -r "${BENCH_OVERHEAD_RUNS:-$(b_runs 15 3)}" -w 1 -k "${rows[@]}"
+            done
+        done
+        ;;
     work)
         docker_ok=0
         if bd_start "${ARCHES[@]}"; then

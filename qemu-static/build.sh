@@ -21,7 +21,7 @@
 #
 # Output: TOP/out/qemu-<cpu> (static, stripped), TOP/out/SHA256SUMS, TOP/out/BUILDINFO.
 # Re-runs that find every requested output do nothing (no network, no compiler). A full
-# build takes about 25 minutes on 2 cores. Only the host's Debian mirror is used, through
+# build takes about 15 minutes on 2 idle cores (25 under load). Only the host's Debian mirror is used, through
 # the private apt configuration of lib.sh (deb-src added); the source package's .dsc must
 # have the SHA-256 the manifest pins (`src` record), and every file the .dsc lists must
 # match it. meson >= 1.5 comes from the payload's suite as a .deb, unpacked (bookworm's
@@ -143,7 +143,7 @@ if [[ ! -e $mark ]]; then
     touch "$mark"
 fi
 start=$(date +%s)
-qs_log "building $(wc -w <<<"$targets") emulators with $jobs jobs (about 25 minutes for all on 2 cores)"
+qs_log "building $(wc -w <<<"$targets") emulators with $jobs jobs (about 15 minutes for all on 2 idle cores)"
 # shellcheck disable=SC2046 # one ninja target per word
 ninja -C "$b" -j"$jobs" $(for t in $targets; do printf 'qemu-%s ' "$t"; done) >"$top/build.log" 2>&1 ||
     { tail -30 "$top/build.log" >&2; qs_die "build failed (see $top/build.log)"; }

@@ -10,7 +10,7 @@
 #   --payload    debian (default here; `make qemu` defaults to rebuilt): Debian's binaries;
 #                rebuilt: the same QEMU built here from Debian's pinned source without
 #                capstone and linked static, not PIE (qemu-static/build.sh: cached, about
-#                25 minutes the first time; this machine's architecture only)
+#                15 minutes the first time; this machine's architecture only)
 #   --out        where to stage (default: build/qemu for this machine's architecture,
 #                build/qemu-ARCH for another one); `binfmt` finds <bindir>/../qemu
 #   --cache      where verified .debs are kept
