@@ -241,16 +241,8 @@ bd_fact() {
 
 _bd_dockerd_stop() {
     [[ -n $BD_DOCKERD_PID ]] || return 0
-    local ids i p
-    mapfile -t ids < <(bd_docker ps -aq 2>/dev/null)
-    ((${#ids[@]} == 0)) || bd_docker rm -f "${ids[@]}" >/dev/null 2>&1
-    kill "$BD_DOCKERD_PID" 2>/dev/null
-    for ((i = 0; i < 60; i++)); do
-        kill -0 "$BD_DOCKERD_PID" 2>/dev/null || break
-        sleep 0.5
-    done
-    kill -9 "$BD_DOCKERD_PID" 2>/dev/null
-    wait "$BD_DOCKERD_PID" 2>/dev/null
+    local p
+    e2e_kill_dockerd "$BD_DOCKERD_PID" bd_docker
     BD_DOCKERD_PID=""
     # Its containerd (and shims), found by our exec-root, if dockerd left them.
     for p in $(pgrep -f "$BD_RUN/docker" 2>/dev/null); do
@@ -261,6 +253,15 @@ _bd_dockerd_stop() {
     rm -rf "$BD_STATE/docker" "$BD_RUN"
     rmdir "$BD_STATE" 2>/dev/null
     return 0
+}
+
+# bd_section_exit: the EXIT trap of a section using this file: the private instances
+# stopped, then the docker part (exit status 1 when the host's registry did not come back).
+bd_section_exit() {
+    local rc=$?
+    holders_stop
+    bd_stop || rc=1
+    exit "$rc"
 }
 
 # bd_stop: dockerd down, data-root gone, the host's registry as it was (compared).

@@ -28,13 +28,7 @@ R=$ROOTFS_DIR/arm64
 Q=$(payload_qemu def aarch64)
 EMU=$BUILD/bin/emu-run
 . "$(dirname "${BASH_SOURCE[0]}")/docker.sh"
-section_exit() {
-    local rc=$?
-    holders_stop
-    bd_stop || rc=1
-    exit "$rc"
-}
-trap section_exit EXIT
+trap bd_section_exit EXIT
 b_magic aarch64 >/dev/null
 REG=$(b_reg qemu-aarch64 aarch64 "$Q")
 holder_start s10 "$REG"

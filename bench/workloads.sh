@@ -39,13 +39,7 @@ PAYLOADS=(${BENCH_PAYLOADS:-$(payloads_available)})
 # 10pie behaves as 10nopie once started; the workloads compare 10nopie only (execcost has both).
 VPAYLOADS=()
 for v in "${PAYLOADS[@]}"; do [[ $v == 10pie ]] || VPAYLOADS+=("$v"); done
-section_exit() {
-    local rc=$?
-    holders_stop
-    bd_stop || rc=1
-    exit "$rc"
-}
-trap section_exit EXIT
+trap bd_section_exit EXIT
 for a in "${ARCHES[@]}"; do b_magic "$(deb2cpu "$a")" >/dev/null; done
 
 # The default payload's series (its CPU-model rows): one of the compared payloads, else def.

@@ -297,18 +297,26 @@ e2e_dockerd_start() {
     return 1
 }
 
-e2e_dockerd_stop() {
-    [[ -n $_E2E_DOCKERD_PID ]] || return 0
-    local ids i
-    mapfile -t ids < <(docker ps -aq 2>/dev/null)
-    ((${#ids[@]} == 0)) || docker rm -f "${ids[@]}" >/dev/null 2>&1
-    kill "$_E2E_DOCKERD_PID" 2>/dev/null
+# e2e_kill_dockerd PID CLIENT...: remove every container through CLIENT (a command that
+# talks to that daemon), then stop the dockerd PID (a child of this shell): SIGTERM, up to
+# 30 s, then SIGKILL. Shared with bench/docker.sh.
+e2e_kill_dockerd() {
+    local pid=$1 ids i
+    shift
+    mapfile -t ids < <("$@" ps -aq 2>/dev/null)
+    ((${#ids[@]} == 0)) || "$@" rm -f "${ids[@]}" >/dev/null 2>&1
+    kill "$pid" 2>/dev/null
     for ((i = 0; i < 60; i++)); do
-        kill -0 "$_E2E_DOCKERD_PID" 2>/dev/null || break
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
     done
-    kill -9 "$_E2E_DOCKERD_PID" 2>/dev/null
-    wait "$_E2E_DOCKERD_PID" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
+e2e_dockerd_stop() {
+    [[ -n $_E2E_DOCKERD_PID ]] || return 0
+    e2e_kill_dockerd "$_E2E_DOCKERD_PID" docker
     _E2E_DOCKERD_PID=""
     if [[ -z ${E2E_KEEP:-} ]]; then
         umount -R "$E2E_STATE/docker" 2>/dev/null
