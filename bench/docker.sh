@@ -189,9 +189,10 @@ _bd_start_private() {
 # _bd_import IMAGE: bench-IMAGE from the bench's rootfs, its platform in the image config.
 # `docker import --platform` is not enough: Docker 20.10 without --experimental ignores it
 # (the image says amd64). So the rootfs becomes the one layer of a docker-archive whose
-# config names the platform, as tests/e2e/lib.sh's e2e_busybox_archive does, and is loaded.
+# config names the platform (tests/e2e/lib.sh's e2e_dir_archive), and is loaded.
 _bd_import() {
-    local img=$1 platform root got d lsha csha
+    local img=$1 platform root got d
+    [[ -n $_BD_E2E ]] || _bd_e2e_lib # e2e_dir_archive (a BENCH_DOCKER_HOST run sources it here)
     case $img in
     native)
         platform=linux/amd64
@@ -206,23 +207,11 @@ _bd_import() {
         [[ -x $root/bin/busybox ]] || { BD_WHY="no rootfs $root (bench/rootfs.sh)"; return 1; }
         ;;
     esac
-    d=$BD_RUN/archive-$img
-    rm -rf "$d" && mkdir -p "$d/img"
-    tar --numeric-owner -C "$root" -cf "$d/layer.tar" .
-    lsha=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
-    jq -cn --arg os "${platform%%/*}" --arg arch "${platform#*/}" --arg diff "sha256:$lsha" '
-        {architecture: $arch, os: $os, created: "1970-01-01T00:00:00Z", config: {},
-         rootfs: {type: "layers", diff_ids: [$diff]},
-         history: [{created: "1970-01-01T00:00:00Z", created_by: "binfmt-installer bench/docker.sh"}]}' >"$d/config.json"
-    csha=$(sha256sum "$d/config.json" | cut -d' ' -f1)
-    mkdir -p "$d/img/$lsha"
-    mv "$d/layer.tar" "$d/img/$lsha/layer.tar"
-    mv "$d/config.json" "$d/img/$csha.json"
-    jq -cn --arg c "$csha.json" --arg t "bench-$img:latest" --arg l "$lsha/layer.tar" \
-        '[{Config: $c, RepoTags: [$t], Layers: [$l]}]' >"$d/img/manifest.json"
+    d=$BD_RUN/archive-$img.tar
+    e2e_dir_archive "$root" "$platform" "bench-$img:latest" "$d" as-is || { BD_WHY="cannot make a docker-archive of $root"; return 1; }
     bd_docker rmi -f "bench-$img" >/dev/null 2>&1 || true
-    got=$(tar -C "$d/img" -cf - . | bd_docker load -q 2>&1) || { BD_WHY="docker load of $root failed: ${got//$'\n'/ }"; rm -rf "$d"; return 1; }
-    rm -rf "$d"
+    got=$(bd_docker load -q -i "$d" 2>&1) || { BD_WHY="docker load of $root failed: ${got//$'\n'/ }"; rm -f "$d"; return 1; }
+    rm -f "$d"
     got=$(bd_docker image inspect -f '{{.Os}}/{{.Architecture}}' "bench-$img" 2>&1)
     [[ $got == "$platform" ]] || { BD_WHY="bench-$img loaded as $got, not $platform"; return 1; }
     BD_IMAGE_PLATFORM[$img]=$platform

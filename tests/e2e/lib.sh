@@ -20,6 +20,7 @@
 #   e2e_busybox_archive DEBARCH PLATFORM TAG OUT
 #                             a docker-archive tarball of a busybox root filesystem whose
 #                             config names PLATFORM (os/arch[/variant]) and tag TAG
+#   e2e_dir_archive ROOT PLATFORM TAG OUT   the same of any directory ROOT
 #   E2E_PLATFORMS             "platform debarch tag expected-uname" rows, see below
 #   e2e_require_busybox       skip_all unless their busybox binaries are cached
 #
@@ -362,14 +363,31 @@ e2e_buildx() {
 # e2e_busybox_archive DEBARCH PLATFORM TAG OUT: docker-archive (docker load, buildah
 # pull docker-archive:) of one layer: /bin/busybox from the fixtures plus applet links.
 e2e_busybox_archive() {
-    local debarch=$1 platform=$2 tag=$3 out=$4 bb d os arch variant lsha csha a
+    local debarch=$1 platform=$2 tag=$3 out=$4 bb d a rc
     bb=$(busybox_path "$debarch") || return 1
     d=$(mktemp -d "$E2E_TMP/bb.XXXXXX")
-    mkdir -p "$d/root/bin" "$d/root/tmp" "$d/img"
+    mkdir -p "$d/root/bin" "$d/root/tmp"
     chmod 1777 "$d/root/tmp"
     install -m 0755 "$bb" "$d/root/bin/busybox"
     for a in sh uname cat echo ls true false test env mkdir; do ln -s busybox "$d/root/bin/$a"; done
-    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$d/root" -cf "$d/layer.tar" .
+    e2e_dir_archive "$d/root" "$platform" "$tag" "$out"
+    rc=$?
+    rm -rf "$d"
+    return "$rc"
+}
+
+# e2e_dir_archive ROOT PLATFORM TAG OUT [as-is]: docker-archive of one layer holding
+# directory ROOT, its config naming PLATFORM (os/arch[/variant]); owners and mtimes are
+# zeroed (a reproducible layer) unless "as-is" (the bench's workloads tar their files, so
+# mtimes are part of their output). Shared with bench/docker.sh (docker import --platform
+# is ignored by Docker 20.10).
+e2e_dir_archive() {
+    local root=$1 platform=$2 tag=$3 out=$4 d os arch variant lsha csha
+    local -a norm=(--sort=name --owner=0 --group=0 --mtime=@0)
+    [[ ${5:-} != as-is ]] || norm=()
+    d=$(mktemp -d "${TMPDIR:-/tmp}/e2e-archive.XXXXXX") || return 1
+    mkdir -p "$d/img"
+    tar "${norm[@]}" --numeric-owner -C "$root" -cf "$d/layer.tar" . || { rm -rf "$d"; return 1; }
     lsha=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
     IFS=/ read -r os arch variant <<<"$platform"
     jq -cn --arg os "$os" --arg arch "$arch" --arg variant "$variant" --arg diff "sha256:$lsha" '
@@ -384,7 +402,7 @@ e2e_busybox_archive() {
     mv "$d/config.json" "$d/img/$csha.json"
     jq -cn --arg c "$csha.json" --arg t "$tag" --arg l "$lsha/layer.tar" \
         '[{Config: $c, RepoTags: [$t], Layers: [$l]}]' >"$d/img/manifest.json"
-    tar -C "$d/img" -cf "$out" .
+    tar -C "$d/img" -cf "$out" . || { rm -rf "$d"; return 1; }
     rm -rf "$d"
 }
 
