@@ -105,7 +105,16 @@ $(BUILD)/tests/fake-emu-%: tests/helpers/fake-emulator.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -static $(if $(filter crash,$*),-DCRASH,$(if $(filter hang,$*),-DHANG,-DEXIT=3)) -o $@ $<
 
-unit: $(UNIT_BIN) $(AUTOFSD) $(FAKE_EMUS)
+# What CPU levels a program sees, run the way binfmt is run (under valgrind when
+# binfmt is), for the tests' expectations: built like binfmt, so a sanitized
+# build's helper carries the same runtime (tests/helpers/cpu-view.c).
+CPU_VIEW := $(BUILD)/tests/cpu-view
+$(CPU_VIEW): tests/helpers/cpu-view.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
+unit: $(UNIT_BIN) $(AUTOFSD) $(FAKE_EMUS) $(CPU_VIEW)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -273,7 +282,11 @@ sanitize-check:
 
 # binfmt under valgrind for every test script: a wrapper in $(BUILD)/valgrind,
 # so scripts that find helpers next to $BINFMT ($(BUILD)/tests) still do.
-$(VALGRIND_BINFMT): tests/faults/valgrind-binfmt
+VALGRIND_RUN := $(BUILD)/valgrind/run
+$(VALGRIND_BINFMT): tests/faults/valgrind-binfmt $(VALGRIND_RUN)
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@ && chmod 755 $@
+$(VALGRIND_RUN): tests/faults/valgrind-run
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@ && chmod 755 $@
 
@@ -297,7 +310,8 @@ valgrind-check:
 		$(VALGRIND) $(VALGRIND_OPTS) $(BUILD)/tests/fuzz-replay-$$t tests/fuzz/corpus/$$t >/dev/null 2>&1 || \
 			{ echo "valgrind-check: fuzz-replay-$$t failed under valgrind"; exit 1; }; \
 	done; echo "valgrind-check: every fuzz corpus replays clean under valgrind"
-	BINFMT=$(CURDIR)/$(VALGRIND_BINFMT) BINFMT_VALGRIND=1 BUILD=$(BUILD) prove --norc --failures $(VALGRIND_SCRIPTS)
+	BINFMT=$(CURDIR)/$(VALGRIND_BINFMT) BINFMT_WRAPPER=$(CURDIR)/$(VALGRIND_RUN) BINFMT_VALGRIND=1 \
+		BUILD=$(BUILD) prove --norc --failures $(VALGRIND_SCRIPTS)
 
 lint:
 	@command -v $(CPPCHECK) >/dev/null && command -v $(CLANG_TIDY) >/dev/null || \

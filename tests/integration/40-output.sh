@@ -15,7 +15,7 @@ require_private_binfmt
     skip_all "busybox for arm64 not cached in $FIXTURES (run tests/fixtures/fetch.sh)"
 [[ -x /usr/bin/qemu-aarch64-static && -x /usr/bin/qemu-riscv64-static ]] ||
     skip_all "Debian's qemu-user-static is not installed"
-plan 50
+plan 52
 
 export QEMU_BINARY_PATH=/usr/bin NL=$'\n'
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-40-output.XXXXXX")
@@ -26,13 +26,9 @@ unset QEMU_PRESERVE_ARGV0 QEMU_BINARY_PREFIX
 MASK='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
 export A64_LINE=':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:'"$MASK"':/usr/bin/qemu-aarch64-static:PF'
 export RV64_LINE=':qemu-riscv64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00:'"$MASK"':/usr/bin/qemu-riscv64-static:PF'
-export EMPTY_STATUS='{
-  "supported": [
-    "linux/amd64",
-'"$AMD64_LEVEL_LINES"'    "linux/386"
-  ],
-  "emulators": []
-}'
+# Exact, but for what runs natively (machine- and wrapper-dependent: lib.sh's cpu-view).
+EMPTY_STATUS=$(status_json "$NATIVE_PLATFORMS $I386_NATIVE" "")
+export EMPTY_STATUS
 
 # --- host registry snapshot ----------------------------------------------------------
 host_before=$(host_listing)
@@ -176,3 +172,13 @@ rc=$?
 
 # --- 50: host untouched ---------------------------------------------------------------
 t_is "host $HOST_BM state identical before and after" "$(host_listing)" "$host_before"
+
+# --- 51-52: the golden formatter the suite builds its expectations with ----------------
+# status_json (lib.sh) must print binfmt's JSON byte for byte: pinned here to the
+# machine-independent goldens that test_status.c checks binfmt's own output against.
+G=$ROOT/tests/data/golden
+t_is "status_json reproduces tests/data/golden/status-empty.json exactly" \
+    "$(status_json "linux/amd64 linux/386" "")" "$(cat "$G/status-empty.json")"
+t_is "status_json reproduces tests/data/golden/status-partial.json exactly" \
+    "$(status_json "linux/amd64 linux/arm64 linux/386" "qemu-aarch64 qemu-riscv64 qemu-s390x")" \
+    "$(cat "$G/status-partial.json")"

@@ -268,10 +268,22 @@ _tap_exit() {
 }
 trap _tap_exit EXIT
 
-# x86-64 micro-architecture levels of this CPU beyond v1, computed from
-# /proc/cpuinfo (independently of binfmt's own CPUID code), space-separated:
-# "linux/amd64/v2 linux/amd64/v3". Empty on other machines or v1 CPUs.
-amd64_levels() {
+# in_binfmt_env CMD...: run CMD the way $BINFMT runs: under $BINFMT_WRAPPER when the
+# suite runs binfmt through one (make valgrind-check: valgrind, whose synthetic CPUID
+# is not the host's), directly otherwise. Expectations that depend on the machine
+# (the CPU levels binfmt reports) come from helpers run through this, never from
+# the test shell's own view (issue 11). Sanitized builds need nothing here: their
+# helpers are built with the same runtime as binfmt.
+in_binfmt_env() { ${BINFMT_WRAPPER:+"$BINFMT_WRAPPER"} "$@"; }
+if [[ -n ${BINFMT_VALGRIND:-} && -z ${BINFMT_WRAPPER:-} ]]; then
+    echo "Bail out! BINFMT_VALGRIND is set but BINFMT_WRAPPER is not: expectations would come from the wrong CPU view (make valgrind-check sets both)"
+    exit 255
+fi
+
+# cpuinfo_amd64_levels: the levels from the kernel's /proc/cpuinfo (the native view,
+# independent of binfmt's CPUID code), for the cross-check in 70-detect.sh and for
+# programs that run natively whatever wraps binfmt (its probe children).
+cpuinfo_amd64_levels() {
     [[ $(uname -m) == x86_64 ]] || return 0
     local flags out=""
     flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
@@ -282,12 +294,53 @@ amd64_levels() {
         _has avx512f avx512bw avx512cd avx512dq avx512vl && out+=" linux/amd64/v4"
     printf '%s' "$out"
 }
-AMD64_LEVELS=$(amd64_levels)
-# The same as lines of the status JSON's "supported" array (each ends in ",\n").
-AMD64_LEVEL_LINES=""
-for _l in $AMD64_LEVELS; do AMD64_LEVEL_LINES+="    \"$_l\","$'\n'; done
-unset _l
-export AMD64_LEVELS AMD64_LEVEL_LINES
+
+# What binfmt itself sees of this machine's own code, from the $BUILD/tests/cpu-view
+# helper (its own CPUID code, libgcc's, and a real i386 exec in an empty binfmt_misc
+# instance) run in binfmt's environment (in_binfmt_env):
+#   AMD64_LEVELS       the x86-64 levels beyond v1 ("linux/amd64/v2 linux/amd64/v3";
+#                      empty on other machines or v1 CPUs)
+#   I386_NATIVE        "linux/386" when 32-bit x86 code runs without an emulator, else ""
+#   NATIVE_PLATFORMS   "linux/amd64 $AMD64_LEVELS" on x86-64: the head of every
+#                      "supported" list (linux/386 goes in BuildKit's order, after s390x)
+# Without the helper the suite cannot know, and says so (Bail out).
+case ${BUILD:-build} in
+/*) CPU_VIEW=${CPU_VIEW:-$BUILD/tests/cpu-view} ;;
+*) CPU_VIEW=${CPU_VIEW:-$ROOT/${BUILD:-build}/tests/cpu-view} ;;
+esac
+# Computed once per suite environment (scripts re-run lib.sh in namespace children).
+if [[ ${_CPU_VIEW_FOR:-} != "${BINFMT_WRAPPER:-}|$CPU_VIEW" ]]; then
+    _cv=$(in_binfmt_env "$CPU_VIEW") || {
+        echo "Bail out! ${BINFMT_WRAPPER:+$BINFMT_WRAPPER }$CPU_VIEW failed (make unit builds it): what binfmt should report as native is unknown"
+        exit 255
+    }
+    AMD64_LEVELS=$(sed -n 's/^levels: *//p' <<<"$_cv")
+    I386_NATIVE=""
+    [[ $(sed -n 's/^i386: *//p' <<<"$_cv") == native ]] && I386_NATIVE=linux/386
+    CPU_VIEW_REPORT=$(paste -sd';' <<<"$_cv")
+    unset _cv
+    _CPU_VIEW_FOR="${BINFMT_WRAPPER:-}|$CPU_VIEW"
+    export _CPU_VIEW_FOR AMD64_LEVELS I386_NATIVE CPU_VIEW_REPORT
+fi
+NATIVE_PLATFORMS=""
+[[ $(uname -m) == x86_64 ]] && NATIVE_PLATFORMS="linux/amd64${AMD64_LEVELS:+ $AMD64_LEVELS}"
+export NATIVE_PLATFORMS
+
+# status_json "SUPPORTED..." "EMULATORS...": binfmt's status JSON for these two lists
+# (space-separated, in order), byte for byte as binfmt prints it (jansson, indent 2),
+# for golden comparisons whose machine-dependent part (what runs natively) comes
+# from the lists above and the rest stays exact.
+_json_list() {
+    (($#)) || { printf '[]'; return; }
+    local x sep=""
+    printf '['
+    for x; do printf '%s\n    "%s"' "$sep" "$x"; sep=,; done
+    printf '\n  ]'
+}
+# shellcheck disable=SC2086 # the lists are space-separated on purpose
+status_json() {
+    printf '{\n  "supported": %s,\n  "emulators": %s\n}' "$(_json_list $1)" "$(_json_list $2)"
+}
 
 # --- shared helpers for tests of binfmt ----------------------------------------
 # The host's registry, to compare before and after a script: mounted or not, and
