@@ -259,6 +259,18 @@ static bool runs_here(const struct build_ctx *c, const struct target *t)
 	return c->rq->runs && c->rq->runs[target_index(t)];
 }
 
+/* An enabled entry that takes t's files: then a probe of t that ran proves only
+ * that the entry works, not that the host runs t itself. Seen: on a kernel that
+ * refuses 32-bit code, the first of concurrent --install all registers qemu-i386
+ * and the others, probing after it, called linux/386 native. */
+static bool served_by_entry(const struct build_ctx *c, const struct target *t)
+{
+	for (size_t i = 0; i < c->nexisting; i++)
+		if (c->existing[i].enabled && entry_serves(&c->existing[i], t))
+			return true;
+	return false;
+}
+
 static bool is_native(const struct build_ctx *c, const struct target *t)
 {
 	/* Registering the host's own ELF type makes every exec loop through
@@ -272,7 +284,7 @@ static bool is_native(const struct build_ctx *c, const struct target *t)
 	 * natively, but not always (no IA32 emulation, arm64 cores without
 	 * AArch32): a probe tells the truth where the family only guesses. */
 	if (c->rq->host && target_same_family(c->rq->host, t))
-		return c->rq->runs ? runs_here(c, t) : true;
+		return c->rq->runs ? runs_here(c, t) && !served_by_entry(c, t) : true;
 	return false;
 }
 

@@ -37,6 +37,7 @@ static int setup(void **state)
 	make_emulator("qemu-riscv64-static");
 	make_emulator("qemu-arm");
 	make_emulator("buildkit-qemu-s390x");
+	make_emulator("qemu-i386");
 	return interp_search_init(&search, dir, "");
 }
 
@@ -212,6 +213,38 @@ static void explicit_native_is_success(void **state)
 	assert_int_equal(p.items[0].state, PLAN_NATIVE);
 	assert_int_equal(p.items[1].state, PLAN_NATIVE);
 	assert_non_null(strstr(p.items[0].reason, "natively"));
+	plan_free(&p);
+}
+
+/* A probe of i386 that ran while an enabled entry takes i386 files proves the
+ * entry works, not that the host runs 32-bit code (kernels without IA32
+ * emulation): then the entry is what serves it, never "native". */
+static void probe_through_an_entry_is_not_native(void **state)
+{
+	struct plan_request rq = request("386", NULL);
+	struct bi_error err = { 0 };
+	bool runs[64] = { false };
+	struct plan p;
+	(void)state;
+
+	if (!host() || strcmp(host()->cpu, "x86_64") || targets_count() > 64)
+		skip();
+	for (size_t i = 0; i < targets_count(); i++)
+		runs[i] = !strcmp(target_at(i)->cpu, "i386") || !strcmp(target_at(i)->cpu, "i486");
+	rq.runs = runs;
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_NATIVE); /* the probe ran, nothing else could run it */
+	plan_free(&p);
+
+	struct binfmt_entry existing = entry_for("i386", "/usr/bin/qemu-i386-static", "PF");
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_not_equal(p.items[0].state, PLAN_NATIVE);
+	assert_null(strstr(p.items[0].reason, "natively"));
+	plan_free(&p);
+
+	existing.enabled = false; /* a disabled entry runs nothing: the probe ran natively */
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_NATIVE);
 	plan_free(&p);
 }
 
@@ -394,6 +427,7 @@ int main(void)
 		cmocka_unit_test(other_name_same_magic_conflicts),
 		cmocka_unit_test(all_skips_working_handlers_and_native),
 		cmocka_unit_test(explicit_native_is_success),
+		cmocka_unit_test(probe_through_an_entry_is_not_native),
 		cmocka_unit_test(bad_names_are_usage_errors),
 		cmocka_unit_test(missing_emulator),
 		cmocka_unit_test(prefix_names_entry_and_binary),
