@@ -65,6 +65,8 @@ struct emu_config {
 	const char *qemu;          /* --qemu FILE|DIR */
 	const char *cpu;           /* --cpu MODEL -> QEMU_CPU */
 	bool overlay, verbose;
+	bool unsafe_no_userns;     /* --unsafe-no-userns: a --rootfs step as real root where
+				    * no user namespace can be made (confined by seccomp) */
 	bool no_private_binfmt;    /* EMU_RUN_NO_PRIVATE_BINFMT */
 	char **argv;               /* the step (NULL-terminated) */
 };
@@ -223,12 +225,39 @@ struct ns_child {
  * Without user namespaces, root still gets the others; anyone else gets
  * -EPERM (the caller may then run the step without namespaces). */
 pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error *err);
+/* In the sandbox, once its mounts are final: fork-like clone3 into the
+ * step's own user namespace (a child of the sandbox's, so the sandbox's
+ * mounts are locked to it), its id maps written. The child waits until
+ * ns_step_go(*go_fd) and then returns 0; the parent gets its pid, or -errno
+ * with err set. */
+pid_t ns_spawn_step(int *go_fd, struct bi_error *err);
+int ns_step_go(int go_fd);
+/* Is our uid 0 emu-run's uid 0 (root called emu-run, identity map)? */
+bool ns_root_is_host_root(void);
 /* Bring up lo in a new network namespace (--network none). */
 int ns_loopback_up(void);
 /* Does id exist in our user namespace (/proc/self/uid_map or gid_map)? */
 bool ns_id_mapped(const char *map_file, unsigned id);
 /* May this namespace call setgroups(2)? */
 bool ns_setgroups_allowed(void);
+
+/* --- confine.c: what keeps the step from the host beyond its namespaces ----------- */
+
+enum {
+	CONFINE_NO_SETUID = 1,     /* no setuid/setgid files (openat2, io_uring: ENOSYS) */
+	CONFINE_NO_KERNEL = 2,     /* no mount API, modules, bpf, kexec, ptrace, unshare, setns */
+};
+
+/* Close every descriptor from 3 up but those in keep (ascending). */
+int confine_close_inherited(const int *keep, size_t n);
+/* PR_SET_DUMPABLE 0: /proc/self/{fd,root,cwd,exe,mem} and ptrace closed to others. */
+int confine_not_dumpable(void);
+/* Capability bounding, permitted, effective and inheritable sets cut to
+ * Docker's default; without CAP_SETFCAP when host_root, without CAP_MKNOD
+ * when no_userns. */
+int confine_caps(bool host_root, bool no_userns);
+/* Install the filters in what (CONFINE_*); needs no_new_privs first. */
+int confine_seccomp(int what);
 
 /* --- init.c: pid 1 and the forwarding parent -------------------------------------- */
 
@@ -247,6 +276,10 @@ struct step {
 	bool set_groups;           /* setgroups(2) is allowed (every id mapped) */
 	const char *workdir;       /* NULL: stay */
 	bool die_with_parent;      /* no pid namespace to clean up after us */
+	bool confine;              /* cut capabilities to Docker's set (sandboxed steps) */
+	bool host_root;            /* the step's uid 0 is the host's */
+	bool no_userns;            /* ... and of the initial user namespace */
+	int seccomp;               /* CONFINE_* filters */
 };
 
 /* Never returns: execs the step or exits 125/126/127. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Becoming the step: credentials, no new privileges, working directory, a
- * clean signal mask, no inherited descriptors beyond 0-2, then exec with the
+ * Becoming the step: working directory, capabilities cut to Docker's set,
+ * credentials, no new privileges, seccomp filters (confine.c), a clean
+ * signal mask, no inherited descriptors beyond 0-2, then exec with the
  * step's own PATH. Failures exit 125 (set-up), 126 (found, cannot execute) or
  * 127 (not found), as docker, chroot and env do.
  */
@@ -33,10 +34,20 @@ static void drop_privileges(const struct step *s)
 		die(EMU_EXIT_ERROR, "setgid", strerror(errno));
 	if (setresuid(u->uid, u->uid, u->uid) < 0)
 		die(EMU_EXIT_ERROR, "setuid", strerror(errno));
-	/* setuid/setgid files in the root give nothing; the user namespace
-	 * already guarantees no host privilege, this closes it inside too. */
+	/* setuid/setgid files and file capabilities in the root give nothing
+	 * (and it lets an unprivileged process install seccomp filters). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die(EMU_EXIT_ERROR, "no_new_privs", strerror(errno));
+}
+
+/* Before the credential change: cutting the bounding set needs CAP_SETPCAP,
+ * which a non-root --user loses with setresuid. */
+static void confine_step(const struct step *s)
+{
+	int e;
+
+	if (s->confine && (e = confine_caps(s->host_root, s->no_userns)) < 0)
+		die(EMU_EXIT_ERROR, "cannot drop capabilities", strerror(-e));
 }
 
 /* Nothing of emu-run's leaks into the step: not the private binfmt_misc
@@ -108,12 +119,17 @@ __attribute__((noreturn)) static void exec_search(char **argv, char **envp)
 void step_exec(const struct step *s)
 {
 	sigset_t none;
+	int e;
 
 	/* Before dropping privileges: a workdir the user cannot search still
 	 * becomes the cwd, as with docker run -w. */
 	if (s->workdir && chdir(s->workdir) < 0)
 		die(EMU_EXIT_ERROR, s->workdir, "cannot change to the working directory");
+	confine_step(s);
 	drop_privileges(s);
+	/* After no_new_privs, which it needs; the filter stays across exec. */
+	if ((e = confine_seccomp(s->seccomp)) < 0)
+		die(EMU_EXIT_ERROR, "cannot install the seccomp filter", strerror(-e));
 	/* After the credential change, which would clear it. */
 	if (s->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		die(EMU_EXIT_ERROR, "pdeathsig", strerror(errno));

@@ -157,6 +157,23 @@ static pid_t child_wait_go(int pfd[2])
 	return 0;
 }
 
+/*
+ * Where no user namespace can be made, root could still have the others, but
+ * then a step is the host's root: with --rootfs that needs the explicit
+ * --unsafe-no-userns (the step is then confined by capabilities and seccomp,
+ * sandbox.c). Without --rootfs the step is root's own host command anyway.
+ */
+static int no_userns(const struct emu_config *c, int e, struct bi_error *err)
+{
+	if (c->rootfs && !c->unsafe_no_userns)
+		return bi_error_set(err, -EPERM,
+				    "cannot create a user namespace (%s), and without one a --rootfs step would be the "
+				    "host's root: enable user namespaces (sysctl user.max_user_namespaces > 0, "
+				    "kernel.unprivileged_userns_clone=1, kernel.apparmor_restrict_unprivileged_userns=0) "
+				    "or pass --unsafe-no-userns", strerror(e));
+	return 0;
+}
+
 pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error *err)
 {
 	uint64_t flags = ns_flags(c);
@@ -172,6 +189,12 @@ pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error
 	if (pid < 0 && geteuid() == 0) {
 		/* User namespaces disabled: root can still have the others
 		 * (but then no private binfmt_misc instance). */
+		r = errno;
+		if (no_userns(c, r, err) < 0) {
+			close(pfd[0]);
+			close(pfd[1]);
+			return -EPERM;
+		}
 		out->userns = false;
 		pid = clone3_fork(flags);
 	}
@@ -193,6 +216,74 @@ pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error
 	if (r < 0)
 		waitpid(pid, NULL, 0); /* it saw EOF instead of go, and exited */
 	return r < 0 ? r : pid;
+}
+
+/*
+ * The step's ids in its own user namespace. Every id of the sandbox's as
+ * itself for now; subordinate ranges (issue 13) go here, as further lines.
+ */
+static int step_id_maps(char *uid_map, char *gid_map, size_t n)
+{
+	int r = identity_map("/proc/self/uid_map", uid_map, n);
+
+	return r < 0 ? r : identity_map("/proc/self/gid_map", gid_map, n);
+}
+
+pid_t ns_spawn_step(int *go_fd, struct bi_error *err)
+{
+	char uid_map[8192], gid_map[8192];
+	int pfd[2], r;
+	pid_t pid;
+
+	*go_fd = -1;
+	if ((r = step_id_maps(uid_map, gid_map, sizeof(uid_map))) < 0)
+		return bi_error_set(err, r, "cannot read the sandbox's id maps: %s", strerror(-r));
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return bi_error_set(err, -errno, "pipe: %s", strerror(errno));
+	pid = clone3_fork(CLONE_NEWUSER);
+	if (pid < 0) {
+		r = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return bi_error_set(err, r, "cannot create the step's user namespace: %s", strerror(-r));
+	}
+	if (pid == 0)
+		return child_wait_go(pfd);
+	close(pfd[0]);
+	/* We have CAP_SETUID/SETGID in the parent namespace: no setgroups
+	 * "deny" needed (where ours has it, the child inherits it). */
+	r = write_file(pid, "uid_map", uid_map);
+	if (r == 0)
+		r = write_file(pid, "gid_map", gid_map);
+	if (r < 0) {
+		close(pfd[1]);
+		waitpid(pid, NULL, 0);
+		return bi_error_set(err, r, "cannot write the step's id maps: %s", strerror(-r));
+	}
+	*go_fd = pfd[1];
+	return pid;
+}
+
+int ns_step_go(int go_fd)
+{
+	int r = write(go_fd, "g", 1) == 1 ? 0 : -errno;
+
+	close(go_fd);
+	return r;
+}
+
+bool ns_root_is_host_root(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/uid_map", "re");
+	unsigned long in, outside, count;
+
+	/* Our uid_map maps into the parent namespace; emu-run's own was the
+	 * initial one or one where it is root (tests), either way the step's
+	 * uid 0 is emu-run's uid 0 when the line says "0 0". */
+	while (f && fscanf(f, "%lu %lu %lu", &in, &outside, &count) == 3)
+		if (in == 0)
+			return outside == 0;
+	return false;
 }
 
 int ns_loopback_up(void)

@@ -27,6 +27,7 @@ enum {
 	OPT_CPU,
 	OPT_SHELL,
 	OPT_OVERLAY,
+	OPT_UNSAFE_NO_USERNS,
 };
 
 static const char *prog = "emu-run";
@@ -87,6 +88,10 @@ static void usage(void)
 	       "     --qemu FILE|DIR       the static QEMU to use (default: the staged payload\n"
 	       "                           <bindir>/../qemu, then /usr/bin)\n"
 	       "     --cpu MODEL           QEMU CPU model (sets QEMU_CPU)\n"
+	       "     --unsafe-no-userns    where user namespaces are unavailable, run a --rootfs step\n"
+	       "                           as real root anyway (fewer capabilities, a seccomp filter\n"
+	       "                           against mounts, modules, bpf, kexec and ptrace); without\n"
+	       "                           it emu-run refuses (125), as the step could reach the host\n"
 	       " -v, --verbose             say which emulation path, QEMU and registration is used,\n"
 	       "                           or why the platform runs natively or not\n"
 	       " -h, --help                display this help\n"
@@ -178,6 +183,7 @@ static int parse_option(struct emu_config *c, int opt, const char **shell)
 	case OPT_ARCH: c->arch = optarg; break;
 	case OPT_ROOTFS: c->rootfs = optarg; break;
 	case OPT_OVERLAY: c->overlay = true; break;
+	case OPT_UNSAFE_NO_USERNS: c->unsafe_no_userns = true; break;
 	case 'w': c->workdir = optarg; break;
 	case 'e': return add_env(c, optarg, false);
 	case OPT_ENV_FILE: return add_env(c, optarg, true);
@@ -274,6 +280,7 @@ int emu_parse_args(int argc, char **argv, struct emu_config *c)
 		{ "arch", required_argument, NULL, OPT_ARCH },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 		{ "overlay", no_argument, NULL, OPT_OVERLAY },
+		{ "unsafe-no-userns", no_argument, NULL, OPT_UNSAFE_NO_USERNS },
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "env-file", required_argument, NULL, OPT_ENV_FILE },

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "emu.h"
@@ -102,6 +104,78 @@ static int setup(const struct sandbox_args *a, struct rootfs *r, struct emu_user
 	return c->rootfs ? setup_rootfs(a, r, u, err) : setup_hostfs(a, u, err);
 }
 
+/*
+ * pid 1 keeps only what it needs: stdin/out/err, the report pipe and, until
+ * the root is set up, emu-run's fd of --rootfs. Everything else the caller
+ * left open (and that clone3 copied) could be reached through /proc/1/fd
+ * were pid 1 ever readable to the step; it is not (not dumpable), but it
+ * holds nothing either.
+ */
+static int close_inherited(const struct sandbox_args *a)
+{
+	int keep[2] = { a->report_fd, a->rootfd }, n = a->rootfd >= 0 ? 2 : 1;
+
+	if (n == 2 && keep[1] < keep[0]) {
+		keep[0] = a->rootfd;
+		keep[1] = a->report_fd;
+	}
+	return confine_close_inherited(keep, (size_t)n);
+}
+
+/*
+ * The step in a user namespace of its own, a child of ours: every mount we
+ * made becomes locked to it (MNT_LOCKED with its read-only, nosuid, nodev and
+ * noexec flags), so /proc/sys, /sys and the masks cannot be unmounted or
+ * remounted from inside, and its capabilities are over that namespace only,
+ * not over our mounts or pid 1. Without a user namespace (root with
+ * --unsafe-no-userns, or without --rootfs) the step is the host's root:
+ * seccomp denies what would reach the host's kernel state.
+ */
+static pid_t start_step(const struct sandbox_args *a, struct step *s)
+{
+	struct bi_error err = { 0 };
+	int go, e;
+	pid_t pid;
+
+	s->confine = true;
+	s->host_root = ns_root_is_host_root();
+	/* Files a host-root step creates are the host's root's, setuid ones too. */
+	s->seccomp = s->host_root ? CONFINE_NO_SETUID : 0;
+	if (!a->userns) {
+		s->no_userns = true;
+		s->seccomp |= CONFINE_NO_KERNEL;
+		/* No map to write: the step inherits "not dumpable" until exec. */
+		if ((e = confine_not_dumpable()) < 0) {
+			emu_err("cannot make pid 1 undumpable: %s", strerror(-e));
+			return -1;
+		}
+		pid = fork();
+		if (pid == 0)
+			step_exec(s);
+		if (pid < 0)
+			emu_err("fork: %s", strerror(errno));
+		return pid;
+	}
+	pid = ns_spawn_step(&go, &err);
+	if (pid == 0)
+		step_exec(s);
+	if (pid < 0) {
+		emu_err("%s", err.msg);
+		return -1;
+	}
+	/* After the maps are written: while we were undumpable, our /proc
+	 * files (and the child's, a copy of us) would be the initial
+	 * namespace's root's, and an unprivileged emu-run could not write
+	 * them. The step's exec makes it dumpable again, as any process. */
+	if ((e = confine_not_dumpable()) < 0 || (e = ns_step_go(go)) < 0) {
+		emu_err("cannot start the step: %s", strerror(-e));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
 int sandbox_main(const struct sandbox_args *a)
 {
 	struct bi_error err = { 0 };
@@ -112,8 +186,16 @@ int sandbox_main(const struct sandbox_args *a)
 	pid_t pid;
 	int e;
 
+	if ((e = close_inherited(a)) < 0) {
+		emu_err("cannot close inherited descriptors: %s", strerror(-e));
+		return EMU_EXIT_ERROR;
+	}
 	rootfs_init(&r, -1);
 	e = setup(a, &r, &u, &err);
+	/* It names the rootfs through emu-run's mount namespace, where the
+	 * host's whole tree hangs above it: not one moment longer. */
+	if (a->rootfd >= 0)
+		close(a->rootfd);
 	/* emu-run removes what we created, also after a failure. */
 	if (!a->c->overlay)
 		placeholders_send(a->report_fd, &r.ph);
@@ -130,13 +212,9 @@ int sandbox_main(const struct sandbox_args *a)
 	}
 	s = (struct step){ .argv = a->c->argv, .envp = env, .user = &u, .set_groups = ns_setgroups_allowed(),
 			   .workdir = a->c->rootfs ? (a->c->workdir ? a->c->workdir : "/") : a->c->workdir };
-	pid = fork();
-	if (pid == 0)
-		step_exec(&s);
+	pid = start_step(a, &s);
 	env_free(env);
-	if (pid < 0) {
-		emu_err("fork: %s", strerror(errno));
+	if (pid < 0)
 		return EMU_EXIT_ERROR;
-	}
 	return init_wait_forward(pid, true);
 }

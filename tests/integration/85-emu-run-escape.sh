@@ -1,0 +1,210 @@
+#!/bin/bash
+# A step that tries to leave emu-run's sandbox (issue 19; docs/security.md, emu-run):
+# every /proc/*/{fd/*,root,cwd,exe} it can see must stay inside the root (pid 1 holds
+# no descriptor and is not dumpable); as root's step, umount of /proc/sys, remount of
+# /sys rw, core_pattern opened for writing, setuid files, mknod, module loading, ptrace
+# of pid 1 and binfmt_misc mounts all fail, also from a user namespace of its own; as
+# an unprivileged caller's step too; and where no user namespace can be made (simulated
+# with max_user_namespaces=0 in an outer user namespace, where the limit is its own) a
+# --rootfs step is refused (125) unless --unsafe-no-userns, which confines it by
+# capabilities and seccomp. The attempts run natively (tests/helpers/escape-probe.c,
+# built static here), so the answers are the kernel's, not QEMU's.
+# shellcheck disable=SC2016 # single-quoted steps are expanded by the foreign shell
+set -uo pipefail
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/helpers/emu-lib.sh
+. "$ROOT/tests/helpers/emu-lib.sh"
+
+emu_require
+[[ $(uname -m) == x86_64 ]] || skip_all "the escape probe runs natively as amd64"
+((EUID == 0)) || skip_all "needs root (root's steps, and an unprivileged caller via setpriv)"
+command -v setpriv >/dev/null || skip_all "setpriv (util-linux) needed"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/emu-run-85.XXXXXX")
+chmod 755 "$WORK"
+on_exit rm -rf "$WORK"
+R=$WORK/root
+emu_make_rootfs "$R" arm64 || bail_out "cannot build the arm64 rootfs"
+mkdir -p "$R/mnt"
+for x in cp chmod stat mount umount; do ln -s busybox "$R/bin/$x"; done
+${CC:-cc} -static -O1 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$R/probe" "$ROOT/tests/helpers/escape-probe.c" 2>"$WORK/cc.err" ||
+    skip_all "cannot build a static escape probe: $(head -1 "$WORK/cc.err")"
+plan 30
+
+echo host-secret >"$WORK/secret"
+host_before=$(host_listing)
+core_before=$(cat /proc/sys/kernel/core_pattern)
+QEMU_FILE=$(readlink -f "$(dirname "$EMU")/../qemu/qemu-aarch64")
+[[ -x $QEMU_FILE ]] || QEMU_FILE=/usr/bin/qemu-aarch64-static
+EMU_ID=$(stat -L -c %d:%i "$QEMU_FILE")
+# The Docker set (0xa80425fb) and, for a step whose root is the host's, without
+# CAP_SETFCAP (bit 31) and, without a user namespace, without CAP_MKNOD (bit 27).
+CAPS_DOCKER=00000000a80425fb CAPS_HOST_ROOT=00000000280425fb CAPS_NO_USERNS=00000000200425fb
+
+# Module loading: EPERM, or ENOSYS on a kernel built without modules. Either refuses.
+norm() { sed -E 's/(init_module): (EPERM|ENOSYS)$/\1: refused/'; }
+suid_files() { find "$1" -perm /6000 -printf '%P %m %u\n' 2>&1 | sort; }
+absent() { [[ -e $1 || -L $1 ]] && echo 0 || echo 1; }
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+
+ESCAPE_ROOT="umount /proc/sys: EPERM
+remount /sys rw: EPERM
+open core_pattern for writing: EROFS
+mount proc: EPERM
+mount binfmt_misc: EPERM
+chmod 4755: EPERM
+chmod 2755: EPERM
+create with mode 4755: EPERM
+mknod block device: EPERM
+finit_module: refused
+init_module: refused
+ptrace pid 1: EPERM
+open /proc/1/root: EACCES
+open /proc/1/mem: EACCES
+new user namespace: ok
+userns: umount /proc/sys: EINVAL
+userns: remount /sys rw: EPERM
+userns: open core_pattern for writing: EACCES
+userns: mount proc: EPERM
+userns: mount binfmt_misc: ok
+userns: register an entry: ok
+userns: chmod 4755: EPERM
+userns: chmod 2755: EPERM
+userns: create with mode 4755: EPERM
+userns: mknod block device: EACCES
+userns: finit_module: refused
+userns: init_module: refused
+userns: ptrace pid 1: EPERM
+userns: open /proc/1/root: EACCES
+userns: open /proc/1/mem: EACCES"
+
+# --- the walk: nothing visible leads out of the root ----------------------------------
+# Control: the same walk in a plain chroot with a descriptor of the host's left open
+# (what pid 1 held before) finds it, so a clean walk below means something.
+C=$WORK/control
+mkdir -p "$C/proc" && cp "$R/probe" "$C/probe"
+OUT=$(unshare --mount --pid --fork --propagation private -- sh -c \
+    'mount -t proc proc "$1/proc" && exec 7<"$2" && exec chroot "$1" /probe walk' sh "$C" "$WORK" 2>&1)
+t_like "control: the walk finds a host directory left open in a chroot" "$OUT" "OUTSIDE /proc/[0-9]+/fd/7 -> "
+
+exec 7<"$WORK" 8<"$WORK/secret"
+emu --arch arm64 --rootfs "$R" -- /probe walk "$EMU_ID" /bin/busybox sleep 5
+exec 7<&- 8<&-
+t_like "root's step: every /proc/*/{fd/*,root,cwd,exe} stays in the root, with host fds open in emu-run" \
+    "$RC|$OUT" "^0\|walked [0-9]+ links, 0 outside, [1-9][0-9]* the emulator$"
+t_unlike "...none is reported" "$OUT" "OUTSIDE"
+
+# The report of the issue, as a shell step: pid 1's fd 3 was the rootfs on the host.
+rm -f "$WORK/marker"
+emu --arch arm64 --rootfs "$R" --shell 'cat /proc/1/fd/3/../secret; echo x >/proc/1/fd/3/../marker; ls -l /proc/1/fd/ 2>/dev/null | grep -c -- "->"; exit 7'
+t_is "the issue's step: no host file read or created, none of pid 1's links readable, the step's status" \
+    "$RC|$OUT|$(absent "$WORK/marker")" "7|0|1"
+t_like "...pid 1's descriptors are closed to it" "$ERR" "can't open '/proc/1/fd/3/../secret': (Permission denied|No such file)"
+
+emu --arch arm64 --rootfs "$R" -- /bin/sh -c 'stat -c %u /proc/self/fd; grep CapBnd /proc/self/status' 
+t_is "root's step: dumpable again after its exec, bounding set Docker's without CAP_SETFCAP" \
+    "$(emu_words "$OUT")|$RC" "0 CapBnd: $CAPS_HOST_ROOT|0"
+emu --arch arm64 --rootfs "$R" -u builder -- stat -c %u /proc/self/fd
+t_is "...and as --user builder: its /proc/self is its own (1000)" "$OUT|$RC" "1000|0"
+
+# --- root's step tries each escape ------------------------------------------------------
+suid_before=$(suid_files "$R")
+emu --arch arm64 --rootfs "$R" -- /probe escape
+t_is "root's step: every escape fails, also from a user namespace of its own (locked mounts)" \
+    "$(norm <<<"$OUT")|$RC" "$ESCAPE_ROOT|0"
+t_is "...no setuid/setgid file appeared in the root on the host" "$(suid_files "$R")" "$suid_before"
+t_is "...no device node either" "$(absent "$R/escape-sda")" "1"
+t_is "...core_pattern unchanged" "$(cat /proc/sys/kernel/core_pattern)" "$core_before"
+emu_host_unchanged "...the host's binfmt_misc registry unchanged (the entry went to its own instance)" "$host_before"
+rm -f "$R"/escape-*
+
+emu --arch arm64 --rootfs "$R" --shell 'cp /bin/busybox /sh2 && chmod 4755 /sh2; echo $?; exit 3'
+t_is "a foreign shell's chmod 4755: refused inside, the step's status (3) returned" "$OUT|$RC|$(stat -c %a "$R/sh2")" \
+    "1|3|755"
+t_like "...with an ordinary error" "$ERR" "chmod: /sh2: Operation not permitted"
+rm -f "$R/sh2"
+
+emu --arch arm64 --rootfs "$R" --shell 'mount -o remount,rw /sys; umount /proc/sys; echo x >/proc/sys/kernel/core_pattern; echo done'
+t_is "a foreign shell's remount, umount and core_pattern write fail; the step goes on" "$OUT|$RC" "done|0"
+t_like "...with ordinary errors" "$(emu_words "$ERR")" "Read-only file system"
+
+# --- an unprivileged caller's step -----------------------------------------------------
+N=$WORK/nroot
+cp -a "$R" "$N" && chown -R 65534:65534 "$N"
+run nobody "$EMU" --arch arm64 --rootfs "$N" -- /probe walk "$EMU_ID" /bin/busybox sleep 5
+t_like "nobody's step: every link stays in the root" "$RC|$OUT" "^0\|walked [0-9]+ links, 0 outside, [1-9][0-9]* the emulator$"
+run nobody "$EMU" --arch arm64 --rootfs "$N" --shell 'cat /proc/1/fd/3/../secret; echo x >/proc/1/fd/3/../marker; grep CapBnd /proc/self/status'
+t_is "nobody's step: the issue's reproduction reads and writes nothing of the host" \
+    "$(emu_words "$OUT")|$RC|$(absent "$WORK/marker")" "CapBnd: $CAPS_DOCKER|0|1"
+run nobody "$EMU" --arch arm64 --rootfs "$N" -- /probe escape
+t_is "nobody's step: only setuid files (nobody's), a user namespace and its own binfmt_misc instance work" \
+    "$(norm <<<"$OUT" | grep -c .)|$(grep ': ok$' <<<"$OUT")" "30|chmod 4755: ok
+chmod 2755: ok
+create with mode 4755: ok
+new user namespace: ok
+userns: mount binfmt_misc: ok
+userns: register an entry: ok
+userns: chmod 4755: ok
+userns: chmod 2755: ok
+userns: create with mode 4755: ok"
+t_is "...its setuid files belong to nobody on the host, not to root" \
+    "$(find "$N" -perm /6000 -printf '%u\n' | sort -u)" "nobody"
+emu_host_unchanged "...the host's binfmt_misc registry unchanged" "$host_before"
+
+# --- no user namespace (simulated) -----------------------------------------------------
+# An outer user + mount namespace of ours, its max_user_namespaces 0 (the limit is per
+# user namespace), with its own binfmt_misc instance standing in for the caller's
+# registry (one entry). The amd64 probe runs natively: no registration needed.
+cat >"$WORK/nouserns.sh" <<'EOF'
+set -u
+echo 0 >/proc/sys/user/max_user_namespaces || exit 90
+mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 91
+echo ':caller-entry:E::callerx::/bin/true:' >/proc/sys/fs/binfmt_misc/register || exit 92
+# The caller's arm64 entry, with F: what path 2 (no private instance) uses.
+printf '%s' "$3" >/proc/sys/fs/binfmt_misc/register || exit 93
+before=$(ls /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/caller-entry)
+"$EMU" --arch amd64 --rootfs "$1" -- /probe escape >"$2/refused.out" 2>"$2/refused.err"
+echo "refused=$?"
+"$EMU" --unsafe-no-userns --arch amd64 --rootfs "$1" -- /probe escape >"$2/unsafe.out" 2>"$2/unsafe.err"
+echo "unsafe=$?"
+"$EMU" --unsafe-no-userns --arch amd64 --rootfs "$1" -- /probe walk >"$2/walk.out" 2>&1
+echo "walk=$?"
+"$EMU" --unsafe-no-userns --arch arm64 --rootfs "$1" --shell 'ls /proc/sys/fs/binfmt_misc | wc -l; grep -E "^(CapBnd|Seccomp):" /proc/self/status; exit 5' \
+    >"$2/status.out" 2>&1
+echo "status=$?"
+after=$(ls /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/caller-entry)
+[ "$before" = "$after" ] && echo "registry=unchanged" || echo "registry=changed"
+EOF
+# binfmt's register string (with F) for the emulator it finds, as the caller's would be.
+REG=$("$BINFMT" --install arm64 --dry-run 2>/dev/null | grep '^:qemu-aarch64:')
+OUT=$(EMU=$EMU unshare --user --map-root-user --mount --propagation private -- \
+    bash "$WORK/nouserns.sh" "$R" "$WORK" "$REG" 2>&1)
+t_like "no user namespace: a --rootfs step is refused (125)" "$OUT" "refused=125"
+t_like "...in one line that names the fix" "$(cat "$WORK/refused.err")" \
+    "^emu-run: cannot create a user namespace \(.*\), and without one a --rootfs step would be the host's root: enable user namespaces \(sysctl user.max_user_namespaces > 0, kernel.unprivileged_userns_clone=1, kernel.apparmor_restrict_unprivileged_userns=0\) or pass --unsafe-no-userns$"
+t_is "...the step never ran" "$(cat "$WORK/refused.out")" ""
+t_is "--unsafe-no-userns: every escape fails (capabilities and seccomp)" \
+    "$(norm <"$WORK/unsafe.out")|$(grep -o 'unsafe=[0-9]*' <<<"$OUT")" "umount /proc/sys: EPERM
+remount /sys rw: EPERM
+open core_pattern for writing: EROFS
+mount proc: EPERM
+mount binfmt_misc: EPERM
+chmod 4755: EPERM
+chmod 2755: EPERM
+create with mode 4755: EPERM
+mknod block device: EPERM
+finit_module: refused
+init_module: refused
+ptrace pid 1: EPERM
+open /proc/1/root: EACCES
+open /proc/1/mem: EACCES
+new user namespace: EPERM|unsafe=0"
+t_like "--unsafe-no-userns: nothing visible leads out of the root" "$(cat "$WORK/walk.out")|$OUT" \
+    "^walked [0-9]+ links, 0 outside, 0 the emulator\|.*walk=0"
+t_like "--unsafe-no-userns: the caller's registry is unchanged" "$OUT" "registry=unchanged"
+t_is "--unsafe-no-userns, arm64 through the caller's F entry: no registry in view, Docker's set without SETFCAP and MKNOD, a filter; its status" \
+    "$(emu_words "$(grep -v '^emu-run: note:' "$WORK/status.out")")|$(grep -o 'status=[0-9]*' <<<"$OUT")" \
+    "0 CapBnd: $CAPS_NO_USERNS Seccomp: 2|status=5"
+emu_host_unchanged "after everything, the host's binfmt_misc registry is unchanged" "$host_before"
+t_is "...and no setuid/setgid file in the root" "$(suid_files "$R")" "$suid_before"
