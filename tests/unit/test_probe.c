@@ -392,36 +392,21 @@ static int host_level(void)
 	return 65 + v2 + v3 + v4;
 }
 
-/* 64 + the level that tests/helpers/cpu-view (libgcc's CPUID code, beside this
- * program in $BUILD/tests) prints when run as a child of this test. Under valgrind
- * this test's own CPUID is valgrind's synthetic one, but its children run natively
- * (--trace-children=no), as the probe does: so the helper's answer is the probe's
- * expectation. Not /proc/cpuinfo: a kernel may hide features that CPUID shows to
- * programs (seen: a VM kernel without "abm" while CPUID has LZCNT). -1 on failure. */
+/* 64 + the level that tests/helpers/cpu-view (libgcc's CPUID code) reports for
+ * a child of this test (unit.h). Under valgrind this test's own CPUID is
+ * valgrind's synthetic one, but its children run natively, as the probe does: so
+ * the helper's answer is the probe's expectation. Not /proc/cpuinfo: a kernel may
+ * hide features that CPUID shows to programs (seen: a VM kernel without "abm"
+ * while CPUID has LZCNT). -1 on failure. */
 static int child_level(void)
 {
-	char self[PATH_MAX], cmd[PATH_MAX + 32], line[256];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	int level = -1;
-	FILE *p;
+	char levels[256];
+	int level = 65;
 
-	if (n <= 0)
+	if (unit_cpu_view("levels", levels, sizeof(levels)) < 0)
 		return -1;
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	snprintf(cmd, sizeof(cmd), "'%s/cpu-view'", self);
-	p = popen(cmd, "re");
-	if (!p)
-		return -1;
-	while (fgets(line, sizeof(line), p)) {
-		if (strncmp(line, "levels:", 7) != 0)
-			continue;
-		level = 65;
-		for (const char *c = line; (c = strstr(c, "linux/amd64/v")); c++)
-			level++;
-	}
-	if (pclose(p) != 0)
-		return -1;
+	for (const char *c = levels; (c = strstr(c, "linux/amd64/v")); c++)
+		level++;
 	return level;
 }
 #endif
