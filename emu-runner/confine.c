@@ -118,33 +118,38 @@ int confine_caps(bool host_root, bool no_userns)
 #define __NR_fchmodat2 452
 #endif
 
-/* A rule: deny nr (with errno), always (arg < 0) or when arg & mask. */
+/* A rule: deny nr (with errno), always (arg < 0) or when arg & mask; with
+ * flags >= 0, only when that argument (open's flags) asks to create a file. */
 struct rule {
 	int nr;
 	int arg;
 	uint32_t mask;
 	int err;
+	int flags;
 };
 
+/* O_CREAT and O_TMPFILE's own bit, the same in every ABI we filter (the
+ * generic values, which x86 and arm share). */
+#define CREATE_BITS (0100U | 020000000U)
+
 #define SUID_BITS ((uint32_t)(S_ISUID | S_ISGID))
-/* Only mode bits matter; the rules check O_CREAT's mode, which glibc passes
- * as 0 when it is not creating. */
-#define MODE_RULES(chmod_, fchmod_, fchmodat_, open_, openat_, creat_, mknod_, mknodat_)                        \
-	{ chmod_, 1, SUID_BITS, EPERM }, { fchmod_, 1, SUID_BITS, EPERM }, { fchmodat_, 2, SUID_BITS, EPERM },   \
-		{ __NR_fchmodat2, 2, SUID_BITS, EPERM }, { open_, 2, SUID_BITS, EPERM },                           \
-		{ openat_, 3, SUID_BITS, EPERM }, { creat_, 1, SUID_BITS, EPERM }, { mknod_, 1, SUID_BITS, EPERM }, \
-		{ mknodat_, 2, SUID_BITS, EPERM },                                                                  \
-		/* Its mode is in a struct BPF cannot read; glibc falls back to openat. */                        \
-		{ 437 /* openat2 */, -1, 0, ENOSYS },                                                               \
-		/* io_uring's IORING_OP_OPENAT would bypass all of this. */                                        \
-		{ 425 /* io_uring_setup */, -1, 0, ENOSYS }
+#define MODE_RULES(chmod_, fchmod_, fchmodat_, open_, openat_, creat_, mknod_, mknodat_)                          \
+	{ chmod_, 1, SUID_BITS, EPERM, -1 }, { fchmod_, 1, SUID_BITS, EPERM, -1 },                                \
+		{ fchmodat_, 2, SUID_BITS, EPERM, -1 }, { __NR_fchmodat2, 2, SUID_BITS, EPERM, -1 },                \
+		{ open_, 2, SUID_BITS, EPERM, 1 }, { openat_, 3, SUID_BITS, EPERM, 2 },                             \
+		{ creat_, 1, SUID_BITS, EPERM, -1 }, { mknod_, 1, SUID_BITS, EPERM, -1 },                           \
+		{ mknodat_, 2, SUID_BITS, EPERM, -1 },                                                              \
+		/* Its mode is in a struct BPF cannot read; glibc falls back to openat. */                          \
+		{ 437 /* openat2 */, -1, 0, ENOSYS, -1 },                                                            \
+		/* io_uring's IORING_OP_OPENAT would bypass all of this. */                                          \
+		{ 425 /* io_uring_setup */, -1, 0, ENOSYS, -1 }
 
 /* The same numbers on every architecture since Linux 5.2 (the unified table). */
 #define NEW_MOUNT_RULES                                                                                       \
-	{ 428 /* open_tree */, -1, 0, EPERM }, { 429 /* move_mount */, -1, 0, EPERM },                          \
-		{ 430 /* fsopen */, -1, 0, EPERM }, { 431 /* fsconfig */, -1, 0, EPERM },                           \
-		{ 432 /* fsmount */, -1, 0, EPERM }, { 433 /* fspick */, -1, 0, EPERM },                            \
-		{ 442 /* mount_setattr */, -1, 0, EPERM }
+	{ 428 /* open_tree */, -1, 0, EPERM, -1 }, { 429 /* move_mount */, -1, 0, EPERM, -1 },                          \
+		{ 430 /* fsopen */, -1, 0, EPERM, -1 }, { 431 /* fsconfig */, -1, 0, EPERM, -1 },                           \
+		{ 432 /* fsmount */, -1, 0, EPERM, -1 }, { 433 /* fspick */, -1, 0, EPERM, -1 },                            \
+		{ 442 /* mount_setattr */, -1, 0, EPERM, -1 }
 
 static const struct rule native_mode[] = {
 #ifdef __NR_open
@@ -156,22 +161,22 @@ static const struct rule native_mode[] = {
 };
 
 static const struct rule native_kernel[] = {
-	{ __NR_mount, -1, 0, EPERM },
-	{ __NR_umount2, -1, 0, EPERM },
-	{ __NR_pivot_root, -1, 0, EPERM },
+	{ __NR_mount, -1, 0, EPERM, -1 },
+	{ __NR_umount2, -1, 0, EPERM, -1 },
+	{ __NR_pivot_root, -1, 0, EPERM, -1 },
 	NEW_MOUNT_RULES,
-	{ __NR_init_module, -1, 0, EPERM },
-	{ __NR_finit_module, -1, 0, EPERM },
-	{ __NR_delete_module, -1, 0, EPERM },
-	{ __NR_bpf, -1, 0, EPERM },
-	{ __NR_kexec_load, -1, 0, EPERM },
+	{ __NR_init_module, -1, 0, EPERM, -1 },
+	{ __NR_finit_module, -1, 0, EPERM, -1 },
+	{ __NR_delete_module, -1, 0, EPERM, -1 },
+	{ __NR_bpf, -1, 0, EPERM, -1 },
+	{ __NR_kexec_load, -1, 0, EPERM, -1 },
 #ifdef __NR_kexec_file_load
-	{ __NR_kexec_file_load, -1, 0, EPERM },
+	{ __NR_kexec_file_load, -1, 0, EPERM, -1 },
 #endif
-	{ __NR_ptrace, -1, 0, EPERM },
-	{ __NR_open_by_handle_at, -1, 0, EPERM },
-	{ __NR_unshare, -1, 0, EPERM },
-	{ __NR_setns, -1, 0, EPERM },
+	{ __NR_ptrace, -1, 0, EPERM, -1 },
+	{ __NR_open_by_handle_at, -1, 0, EPERM, -1 },
+	{ __NR_unshare, -1, 0, EPERM, -1 },
+	{ __NR_setns, -1, 0, EPERM, -1 },
 };
 
 /*
@@ -184,19 +189,19 @@ static const struct rule native_kernel[] = {
 #define COMPAT_ARCH AUDIT_ARCH_I386
 static const struct rule compat_mode[] = { MODE_RULES(15, 94, 306, 5, 295, 8, 14, 297) };
 static const struct rule compat_kernel[] = {
-	{ 21, -1, 0, EPERM },  { 22, -1, 0, EPERM },  { 52, -1, 0, EPERM },  { 217, -1, 0, EPERM },
-	NEW_MOUNT_RULES,       { 128, -1, 0, EPERM }, { 350, -1, 0, EPERM }, { 129, -1, 0, EPERM },
-	{ 357, -1, 0, EPERM }, { 283, -1, 0, EPERM }, { 26, -1, 0, EPERM },  { 342, -1, 0, EPERM },
-	{ 310, -1, 0, EPERM }, { 346, -1, 0, EPERM },
+	{ 21, -1, 0, EPERM, -1 },  { 22, -1, 0, EPERM, -1 },  { 52, -1, 0, EPERM, -1 },  { 217, -1, 0, EPERM, -1 },
+	NEW_MOUNT_RULES,       { 128, -1, 0, EPERM, -1 }, { 350, -1, 0, EPERM, -1 }, { 129, -1, 0, EPERM, -1 },
+	{ 357, -1, 0, EPERM, -1 }, { 283, -1, 0, EPERM, -1 }, { 26, -1, 0, EPERM, -1 },  { 342, -1, 0, EPERM, -1 },
+	{ 310, -1, 0, EPERM, -1 }, { 346, -1, 0, EPERM, -1 },
 };
 #elif defined(__aarch64__)
 #define COMPAT_ARCH AUDIT_ARCH_ARM
 static const struct rule compat_mode[] = { MODE_RULES(15, 94, 333, 5, 322, 8, 14, 324) };
 static const struct rule compat_kernel[] = {
-	{ 21, -1, 0, EPERM },  { 52, -1, 0, EPERM },  { 218, -1, 0, EPERM }, NEW_MOUNT_RULES,
-	{ 128, -1, 0, EPERM }, { 379, -1, 0, EPERM }, { 129, -1, 0, EPERM }, { 386, -1, 0, EPERM },
-	{ 347, -1, 0, EPERM }, { 401, -1, 0, EPERM }, { 26, -1, 0, EPERM },  { 372, -1, 0, EPERM },
-	{ 337, -1, 0, EPERM }, { 375, -1, 0, EPERM },
+	{ 21, -1, 0, EPERM, -1 },  { 52, -1, 0, EPERM, -1 },  { 218, -1, 0, EPERM, -1 }, NEW_MOUNT_RULES,
+	{ 128, -1, 0, EPERM, -1 }, { 379, -1, 0, EPERM, -1 }, { 129, -1, 0, EPERM, -1 }, { 386, -1, 0, EPERM, -1 },
+	{ 347, -1, 0, EPERM, -1 }, { 401, -1, 0, EPERM, -1 }, { 26, -1, 0, EPERM, -1 },  { 372, -1, 0, EPERM, -1 },
+	{ 337, -1, 0, EPERM, -1 }, { 375, -1, 0, EPERM, -1 },
 };
 #endif
 
@@ -242,7 +247,13 @@ static void emit_rules(struct prog *p, const struct rule *r, size_t n)
 			emit(p, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t)r[i].err));
 			continue;
 		}
-		emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)r[i].nr, 0, 4));
+		emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)r[i].nr, 0,
+						     r[i].flags >= 0 ? 6 : 4));
+		if (r[i].flags >= 0) {
+			/* Not creating: the mode is garbage or 0, and harmless. */
+			emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LO(r[i].flags)));
+			emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CREATE_BITS, 0, 3));
+		}
 		emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LO(r[i].arg)));
 		emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, r[i].mask, 0, 1));
 		emit(p, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t)r[i].err));

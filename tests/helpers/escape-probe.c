@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -33,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static const char *errname(int e)
@@ -244,6 +246,15 @@ static void try_binfmt(void)
 	umount2("/mnt", MNT_DETACH);
 }
 
+/* cap_sys_admin+ep, as setcap(8) writes it (revision 2, 20 bytes). */
+static int setcap(const char *path)
+{
+	struct vfs_cap_data v = { .magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE };
+
+	v.data[0].permitted = 1U << CAP_SYS_ADMIN;
+	return setxattr(path, "security.capability", &v, XATTR_CAPS_SZ_2, 0);
+}
+
 static void try_files(void)
 {
 	struct stat st;
@@ -262,6 +273,12 @@ static void try_files(void)
 	} else {
 		report("create with mode 4755", -1);
 	}
+	report("set file capabilities", setcap("/escape-suid"));
+	/* Not creating: the mode is ignored, and must not be refused. */
+	fd = (int)syscall(SYS_openat, AT_FDCWD, "/escape-suid", O_RDONLY | O_CLOEXEC, 04755);
+	report("open (no O_CREAT) with mode 4755", fd);
+	if (fd >= 0)
+		close(fd);
 	report("mknod block device", mknod("/escape-sda", S_IFBLK | 0600, makedev(8, 0)));
 	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	report("finit_module", (int)syscall(SYS_finit_module, fd, "", 0));
