@@ -245,7 +245,9 @@ pid_t ns_spawn_step(int *go_fd, struct bi_error *err)
 		r = -errno;
 		close(pfd[0]);
 		close(pfd[1]);
-		return bi_error_set(err, r, "cannot create the step's user namespace: %s", strerror(-r));
+		return bi_error_set(err, r,
+				    "cannot create the step's user namespace (nested in the sandbox's): %s%s",
+				    strerror(-r), r == -ENOSPC ? " (raise sysctl user.max_user_namespaces)" : "");
 	}
 	if (pid == 0)
 		return child_wait_go(pfd);

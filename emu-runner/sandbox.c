@@ -163,10 +163,11 @@ static pid_t start_step(const struct sandbox_args *a, struct step *s)
 		emu_err("%s", err.msg);
 		return -1;
 	}
-	/* After the maps are written: while we were undumpable, our /proc
-	 * files (and the child's, a copy of us) would be the initial
-	 * namespace's root's, and an unprivileged emu-run could not write
-	 * them. The step's exec makes it dumpable again, as any process. */
+	/* Only now: a child forked while we were undumpable is undumpable
+	 * too, its /proc/PID/uid_map then the initial namespace's root's,
+	 * which our uid is not when an unprivileged user runs emu-run (tried:
+	 * "cannot write the step's id maps: Permission denied"). The step's
+	 * exec makes it dumpable again, as any process's. */
 	if ((e = confine_not_dumpable()) < 0 || (e = ns_step_go(go)) < 0) {
 		emu_err("cannot start the step: %s", strerror(-e));
 		kill(pid, SIGKILL);
