@@ -176,8 +176,10 @@ inner_dead() {
     err=$(cat "$WORK/dead.err")
     el=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
     t_is "B: a dead automounter makes --install --dry-run exit 3" "$rc" 3 || diag "stdout: $out" "stderr: $err"
+    # Not much later: the bound leaves room for a loaded machine and valgrind, and is
+    # still well below the outer timeout (20 s) that a hang would run into.
     t_ok "B: ...after the 5 s trigger timeout, not much later (took ${el}s)" \
-        awk -v e="$el" 'BEGIN { exit !(e >= 4.5 && e <= 8) }'
+        awk -v e="$el" 'BEGIN { exit !(e >= 4.5 && e <= 15) }'
     t_is "B: the message is one line" "$(printf '%s\n' "$err" | wc -l)" 1
     t_like "B: it names the automount and the systemctl fix" "$err" 'automount.*systemctl'
     t_is "B: no binfmt process (the trigger child) is left behind" "$(leftovers "$d")" ""

@@ -32,12 +32,19 @@ step_gone() { emu_gone "$TOKEN" "${1:-3000}"; }
 # --- 1-4: argument and environment lists ------------------------------------------
 emu --arch arm64 --rootfs "$R" -- /bin/sh -c 'echo $#' sh $(seq 1 30000)
 t_is "30000 arguments reach the step" "$RC|$OUT" "0|30000"
-python3 -c 'for i in range(300): print("VAR%d=%s" % (i, "x" * 4000))' >"$WORK/mid.env"
+# The kernel's limit on arguments + environment is a quarter of the stack rlimit
+# (8 MiB by default: 2 MiB), which emu-run inherits from this shell: sizes are
+# taken from it (getconf ARG_MAX, the same rlimit), 60% and 140% of it.
+ARGMAX=$(getconf ARG_MAX)
+NMID=$((ARGMAX * 6 / 10 / 4010)) NBIG=$((ARGMAX * 14 / 10 / 4010))
+python3 -c 'import sys
+for i in range(int(sys.argv[1])): print("VAR%d=%s" % (i, "x" * 4000))' "$NMID" >"$WORK/mid.env"
 emu --arch arm64 --rootfs "$R" --env-file "$WORK/mid.env" -- /bin/sh -c 'env | grep -c ^VAR'
-t_is "1.2 MB of environment (--env-file) reaches the step" "$RC|$OUT" "0|300"
-python3 -c 'for i in range(700): print("VAR%d=%s" % (i, "x" * 4000))' >"$WORK/big.env"
+t_is "60% of ARG_MAX ($ARGMAX) as environment (--env-file) reaches the step" "$RC|$OUT" "0|$NMID"
+python3 -c 'import sys
+for i in range(int(sys.argv[1])): print("VAR%d=%s" % (i, "x" * 4000))' "$NBIG" >"$WORK/big.env"
 emu --arch arm64 --rootfs "$R" --env-file "$WORK/big.env" -- /bin/sh -c 'echo ran'
-t_is "2.8 MB of environment: the step cannot be executed (126), it never ran" "$RC|$OUT" "126|"
+t_is "140% of ARG_MAX as environment: the step cannot be executed (126), it never ran" "$RC|$OUT" "126|"
 t_like "...and emu-run says why" "$ERR" 'Argument list too long'
 
 # --- 5-8: a step that forks 1500 children, orphaned to the sandbox's pid 1 ------------
