@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -86,45 +87,104 @@ bool detect_passed(const struct detect_result *r)
 	return r->status == DETECT_NATIVE || r->status == DETECT_OK;
 }
 
-/* A directory we may execute from: probes fail with EACCES on noexec mounts,
- * which would read as "not supported" for the wrong reason. After TMPDIR,
- * /dev/shm (tmpfs wherever it exists): on a disk-backed /tmp, creating and
- * removing the directory and its files waits for the filesystem's journal,
- * milliseconds per run on a busy machine, for files that live a millisecond. */
-static int make_probe_dir(char *dir, size_t n)
+/*
+ * Where the probes run from. Never a path another user can reach: probes
+ * written by path under a directory someone else can write (TMPDIR under
+ * sudo -E, a CI runner's shared /tmp) can be swapped between the write and
+ * the exec, and the swapped-in programs run as root (issue 20). So:
+ *  - a tmpfs of our own that is never attached anywhere (needs CAP_SYS_ADMIN
+ *    over our mount namespace: root, or a private instance's namespace);
+ *  - unprivileged: each child makes one in a user and mount namespace of its
+ *    own (fd = -1 here);
+ *  - privileged without CAP_SYS_ADMIN (a container's default capabilities):
+ *    a fresh 0700 directory under a system temporary directory, used only
+ *    through descriptors; TMPDIR is not read.
+ * Children chroot into fd (fchdir, then chroot(".")), so no path is looked up
+ * twice.
+ */
+struct probe_root {
+	int fd;          /* the root the probes run in; -1: each child makes its own */
+	int parent;      /* fallback directory: its parent, for removing it */
+	char name[64];   /* ... and its name there */
+};
+
+static int private_tmpfs(void)
 {
-	const char *cands[] = { getenv("TMPDIR"), "/dev/shm", "/tmp", "/var/tmp", "/run" };
+	_cleanup_close_ int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+
+	/* 0755: an unprivileged child reaches a shared root as "other". */
+	if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	int mnt = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	return mnt < 0 ? -errno : mnt;
+}
+
+/* The fallback: mkdtemp under a root-owned sticky or private directory, then
+ * only the descriptor, checked to be the directory we made (ours, 0700). */
+static int fallback_dir(struct probe_root *pr)
+{
+	static const char *const cands[] = { "/dev/shm", "/run", "/tmp", "/var/tmp" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
+		_cleanup_close_ int parent = open(cands[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		char path[PATH_MAX];
 		struct statvfs sv;
-		if (!cands[i] || !*cands[i] || statvfs(cands[i], &sv) < 0 || (sv.f_flag & ST_NOEXEC))
+		struct stat st;
+		int fd;
+
+		if (parent < 0 || fstatvfs(parent, &sv) < 0 || (sv.f_flag & ST_NOEXEC) || fstat(parent, &st) < 0 ||
+		    st.st_uid != 0 || ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)))
 			continue;
-		snprintf(dir, n, "%s/binfmt-probe-XXXXXX", cands[i]);
-		if (!mkdtemp(dir))
+		snprintf(path, sizeof(path), "%s/binfmt-probe-XXXXXX", cands[i]);
+		if (!mkdtemp(path))
 			continue;
-		/* World-searchable: an unprivileged run chroots from a user namespace
-		 * with an unmapped uid and reaches the probes as "other". */
-		if (chmod(dir, 0755) == 0)
-			return 0;
-		rmdir(dir);
+		fd = openat(parent, strrchr(path, '/') + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
+			if (fd >= 0)
+				close(fd);
+			continue; /* not the directory we made: leave it alone */
+		}
+		pr->fd = fd;
+		pr->parent = steal_fd(&parent);
+		snprintf(pr->name, sizeof(pr->name), "%s", strrchr(path, '/') + 1);
+		return 0;
 	}
 	return -ENOENT;
 }
 
-static int write_probe(const char *dir, const struct probe *p)
+static int probe_root_open(struct probe_root *pr, bool use_userns)
 {
-	uint8_t img[PROBE_MAX_SIZE];
-	char path[PATH_MAX + 64];
-	int len = probe_image(p, img, sizeof(img));
-	_cleanup_close_ int fd = -1;
+	*pr = (struct probe_root){ .fd = -1, .parent = -1 };
+	if ((pr->fd = private_tmpfs()) >= 0)
+		return 0;
+	pr->fd = -1;
+	if (use_userns)
+		return 0;
+	return fallback_dir(pr);
+}
 
-	if (len < 0)
-		return len;
-	snprintf(path, sizeof(path), "%s/%s", dir, p->cpu);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+static void probe_root_close(struct probe_root *pr, const bool *written)
+{
+	if (pr->parent >= 0) {
+		for (size_t i = 0; i < probes_count(); i++)
+			if (written[i])
+				unlinkat(pr->fd, probe_at(i)->cpu, 0);
+		unlinkat(pr->parent, pr->name, AT_REMOVEDIR);
+		close(pr->parent);
+	}
+	if (pr->fd >= 0)
+		close(pr->fd); /* a private tmpfs goes with its last descriptor */
+}
+
+static int write_probe_at(int dirfd, const char *name, const uint8_t *img, size_t len)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+
 	if (fd < 0)
 		return -errno;
-	if (write(fd, img, (size_t)len) != len)
+	if (write(fd, img, len) != (ssize_t)len)
 		return -EIO;
 	return fchmod(fd, 0755) < 0 ? -errno : 0;
 }
@@ -141,23 +201,60 @@ static bool have_cap_chroot(void)
 	return v == CAP_SET;
 }
 
+static int write_file(const char *path, const char *data, size_t len)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, data, len) != (ssize_t)len)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+/* Map our own ids into the user namespace just made: files created on the
+ * child's tmpfs need an owner that exists there. Not to 0 inside: mapping
+ * root needs CAP_SETFCAP in the parent namespace (verify_root_map), which a
+ * caller with every capability dropped lacks; the probe needs no privilege. */
+static int map_self(uid_t uid, gid_t gid)
+{
+	char line[64];
+	int n;
+
+	n = snprintf(line, sizeof(line), "%u %u 1\n", uid ? (unsigned)uid : 1U, (unsigned)uid);
+	if (write_file("/proc/self/uid_map", line, (size_t)n) < 0 ||
+	    write_file("/proc/self/setgroups", "deny", 4) < 0)
+		return -1;
+	n = snprintf(line, sizeof(line), "%u %u 1\n", gid ? (unsigned)gid : 1U, (unsigned)gid);
+	return write_file("/proc/self/gid_map", line, (size_t)n) < 0 ? -1 : 0;
+}
+
 /* In the child: into the empty root, then exec the probe. An exec failure
  * travels back as errno through the close-on-exec pipe. */
-static _Noreturn void run_child(const char *dir, const struct probe *p, int errfd, bool use_userns)
+static _Noreturn void run_child(int rootfd, const struct probe *p, const uint8_t *img, size_t len, int errfd,
+				bool use_userns)
 {
 	char path[64];
 	char *const argv[] = { path, NULL };
 	char *const envp[] = { NULL };
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
 	int e;
 
 	snprintf(path, sizeof(path), "/%s", p->cpu);
-	/* Unprivileged: a user namespace grants CAP_SYS_CHROOT there, and exec
-	 * still walks up to the binfmt_misc instance of our namespace. */
-	if (use_userns && unshare(CLONE_NEWUSER) < 0) {
+	/* Unprivileged: a user namespace grants CAP_SYS_CHROOT and a tmpfs there,
+	 * and exec still walks up to the binfmt_misc instance of our namespace. */
+	if (use_userns && (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 || map_self(uid, gid) < 0)) {
 		e = errno;
 		goto fail;
 	}
-	if (chroot(dir) < 0 || chdir("/") < 0) {
+	if (rootfd < 0) {
+		if ((rootfd = private_tmpfs()) < 0 || (e = -write_probe_at(rootfd, p->cpu, img, len)) != 0) {
+			e = rootfd < 0 ? -rootfd : e;
+			goto fail;
+		}
+	}
+	if (fchdir(rootfd) < 0 || chroot(".") < 0) {
 		e = errno;
 		goto fail;
 	}
@@ -185,7 +282,8 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static int spawn(struct child *c, const char *dir, const struct probe *p, bool use_userns)
+static int spawn(struct child *c, int rootfd, const struct probe *p, const uint8_t *img, size_t len,
+		 bool use_userns)
 {
 	int pfd[2];
 
@@ -200,7 +298,7 @@ static int spawn(struct child *c, const char *dir, const struct probe *p, bool u
 		return -e;
 	}
 	if (c->pid == 0)
-		run_child(dir, p, pfd[1], use_userns);
+		run_child(rootfd, p, img, len, pfd[1], use_userns);
 	close(pfd[1]);
 	c->errfd = pfd[0];
 	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
@@ -305,20 +403,6 @@ static const struct target *host_target(void)
 	return uname(&u) < 0 ? NULL : target_for_machine(u.machine);
 }
 
-/* Remove the probes written (written[i]: probe_at(i) may exist), then dir. */
-static void cleanup_dir(const char *dir, const bool *written)
-{
-	char path[PATH_MAX + 64];
-
-	for (size_t i = 0; i < probes_count(); i++) {
-		if (!written[i])
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, probe_at(i)->cpu);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 int detect_run(struct detect_result *rs, const struct detect_options *o, struct bi_error *err)
 {
 	const struct target *host = host_target();
@@ -327,16 +411,19 @@ int detect_run(struct detect_result *rs, const struct detect_options *o, struct 
 	struct child cs[MAX_PROBES] = { 0 };
 	bool written[MAX_PROBES] = { false };
 	size_t n = probes_count();
-	char dir[PATH_MAX];
+	struct probe_root root;
 	int r;
 
 	if (n > MAX_PROBES)
 		return bi_error_set(err, -E2BIG, "too many probes");
-	if (make_probe_dir(dir, sizeof(dir)) < 0)
-		return bi_error_set(err, -ENOENT, "no directory to run probes from that allows exec "
-				    "(TMPDIR, /dev/shm, /tmp, /var/tmp, /run are noexec or missing)");
+	if ((r = probe_root_open(&root, use_userns)) < 0)
+		return bi_error_set(err, r, "no place to run probes from: binfmt needs CAP_SYS_ADMIN for a private "
+				    "tmpfs, or a root-owned /dev/shm, /run, /tmp or /var/tmp that allows exec");
 	for (size_t i = 0; i < n; i++) {
 		const struct probe *p = probe_at(i);
+		uint8_t img[PROBE_MAX_SIZE];
+		int len;
+
 		rs[i] = (struct detect_result){ .probe = p, .status = DETECT_NOT_RUN };
 		if (host && !strcmp(host->cpu, p->cpu)) {
 			rs[i].status = DETECT_NATIVE;
@@ -345,18 +432,24 @@ int detect_run(struct detect_result *rs, const struct detect_options *o, struct 
 		}
 		if (o && o->select && !o->select[i])
 			continue;
-		written[i] = true;
-		if ((r = write_probe(dir, p)) < 0) {
-			rs[i].detail = -r;
+		if ((len = probe_image(p, img, sizeof(img))) < 0) {
+			rs[i].detail = -len;
 			continue;
 		}
-		if (spawn(&cs[i], dir, p, use_userns) < 0)
+		if (root.fd >= 0) {
+			written[i] = true;
+			if ((r = write_probe_at(root.fd, p->cpu, img, (size_t)len)) < 0) {
+				rs[i].detail = -r;
+				continue;
+			}
+		}
+		if (spawn(&cs[i], root.fd, p, img, (size_t)len, use_userns) < 0)
 			continue;
 		if (o && o->sequential)
 			wait_all(cs, rs, i + 1, timeout);
 	}
 	wait_all(cs, rs, n, timeout);
-	cleanup_dir(dir, written);
+	probe_root_close(&root, written);
 	return 0;
 }
 

@@ -7,14 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <signal.h>
+#include <ctype.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "interp.h"
 #include "util.h"
+
+/* Larger than any emulator: --inspect reads what an entry names, whatever it is. */
+#define QEMU_MAX_SIZE (256L << 20)
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* Append a copy of str to the store: returns it, or NULL when it is full. */
 static const char *store(char *buf, size_t size, size_t *used, const char *str)
@@ -116,7 +119,8 @@ int interp_find(const struct interp_search *s, const char *cpu, char *out, size_
 	return -ENOENT;
 }
 
-static int verify(const char *path, const struct interp_policy *p, struct interp_cache *c, struct bi_error *err);
+static int verify(const char *path, const struct interp_policy *p, struct interp_cache *c, char *resolved,
+		  size_t rn, struct bi_error *err);
 
 int interp_find_verified(const struct interp_search *s, const char *cpu, const struct interp_policy *p,
 			 char *out, size_t n, struct bi_error *err)
@@ -129,9 +133,9 @@ int interp_find_verified(const struct interp_search *s, const char *cpu, const s
 		struct bi_error e = { 0 };
 		if (r < 0)
 			continue;
-		r = verify(path, p, s->cache, &e);
+		r = verify(path, p, s->cache, out, n, &e);
 		if (r == 0)
-			return copy_str(out, n, path);
+			return 0;
 		if (first_r == -ENOENT) {
 			first_r = r;
 			first = e;
@@ -223,9 +227,52 @@ int interp_host_machine(unsigned *machine, unsigned *elf_class)
 	return 0;
 }
 
+/*
+ * Whether outside uid 0 has no mapping in our user namespace. There, files of
+ * the host's root show as the overflow uid, like everyone else's outside it:
+ * a private instance (the tests, an unprivileged user's namespace) serves only
+ * processes of that namespace, so a directory owned outside it is accepted.
+ */
+static bool host_root_unmapped(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/uid_map", "re");
+	unsigned long in, out, count;
+
+	if (!f)
+		return false;
+	while (fscanf(f, "%lu %lu %lu", &in, &out, &count) == 3)
+		if (out == 0)
+			return false;
+	return true;
+}
+
+static unsigned overflow_uid(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/overflowuid", "re");
+	unsigned u = 65534;
+
+	if (!f)
+		return u;
+	if (fscanf(f, "%u", &u) != 1)
+		u = 65534;
+	fclose(f);
+	return u;
+}
+
+static bool trusted_owner(uid_t uid)
+{
+	static int outside = -1; /* the overflow uid when it stands for the host's root, else -2 */
+
+	if (uid == 0)
+		return true;
+	if (outside == -1)
+		outside = host_root_unmapped() ? (int)overflow_uid() : -2;
+	return outside >= 0 && uid == (uid_t)outside;
+}
+
 static int check_owner(const char *path, const struct stat *st, struct bi_error *err)
 {
-	if (st->st_uid != 0)
+	if (!trusted_owner(st->st_uid))
 		return bi_error_set(err, -EPERM,
 				    "interpreter %s is owned by uid %u, not root: the kernel would run it for every "
 				    "foreign binary; chown root %s", path, (unsigned)st->st_uid, path);
@@ -269,24 +316,6 @@ static int check_elf(const char *path, const struct interp_elf *f, const struct 
 	return 0;
 }
 
-/* Open the file, check its inode, read its ELF facts; *st is what was read. */
-static int read_facts(const char *path, const struct interp_policy *p, struct stat *st, struct interp_elf *f,
-		      struct bi_error *err)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return bi_error_set(err, -errno, "cannot open interpreter %s: %s", path, strerror(errno));
-	if (fstat(fd, st) < 0)
-		return bi_error_set(err, -errno, "cannot stat interpreter %s: %s", path, strerror(errno));
-	if ((r = check_mode(path, st, p, err)) < 0)
-		return r;
-	if (elf_facts(fd, &f->machine, &f->elf_class, &f->type, &f->dynamic) < 0)
-		return bi_error_set(err, -ENOEXEC, "interpreter %s is not an ELF file", path);
-	return 0;
-}
-
 static bool same_time(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
@@ -311,29 +340,111 @@ static void cache_add(struct interp_cache *c, const struct stat *st, const struc
 						   .mtime = st->st_mtim, .ctime = st->st_ctim, .elf = *f };
 }
 
-static int verify(const char *path, const struct interp_policy *p, struct interp_cache *c, struct bi_error *err)
+/* A directory on the way to the interpreter: whoever can rename or replace an
+ * entry in it decides what the kernel runs (at every exec without F, at
+ * registration, at boot from a binfmt.d file). Sticky directories (/tmp) keep
+ * others from renaming root's entries. */
+static int check_dir(const char *real, const char *dir, const struct stat *st, struct bi_error *err)
+{
+	if (!trusted_owner(st->st_uid))
+		return bi_error_set(err, -EPERM,
+				    "interpreter %s is in directory %s, owned by uid %u: whoever owns it can swap "
+				    "what the kernel runs for every user; keep the emulators in root-owned "
+				    "directories (chown root %s)", real, dir, (unsigned)st->st_uid, dir);
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX))
+		return bi_error_set(err, -EPERM,
+				    "interpreter %s is in directory %s, writable by group or others: anyone could "
+				    "swap what the kernel runs; chmod go-w %s", real, dir, dir);
+	return 0;
+}
+
+/*
+ * Open the resolved path component by component, without following links
+ * (a link appearing now means the path changed under us), checking each
+ * ancestor when the policy asks for a root-owned interpreter. The file itself
+ * is opened with O_NONBLOCK: a FIFO swapped in would otherwise block the open
+ * while we may hold the instance lock. Returns the file's descriptor.
+ */
+static int open_resolved(const char *real, const struct interp_policy *p, struct bi_error *err)
+{
+	_cleanup_close_ int dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char dir[PATH_MAX];
+	const char *at = real + 1;
+	struct stat st;
+	int fd, r;
+
+	if (dfd < 0 || fstat(dfd, &st) < 0)
+		return bi_error_set(err, -errno, "cannot open /: %s", strerror(errno));
+	if (p->require_root_owner && (r = check_dir(real, "/", &st, err)) < 0)
+		return r;
+	for (const char *slash; (slash = strchr(at, '/')); at = slash + 1) {
+		char name[NAME_MAX + 1];
+		size_t l = (size_t)(slash - at);
+		int next;
+
+		if (l == 0 || l > NAME_MAX)
+			return bi_error_set(err, -EINVAL, "interpreter path %s is not a clean absolute path", real);
+		memcpy(name, at, l);
+		name[l] = '\0';
+		next = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return bi_error_set(err, -errno, "interpreter %s changed while it was checked (%.*s: %s)",
+					    real, (int)(slash - real), real, strerror(errno));
+		close(dfd);
+		dfd = next;
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - real), real);
+		if (fstat(dfd, &st) < 0)
+			return bi_error_set(err, -errno, "cannot stat %s: %s", dir, strerror(errno));
+		if (p->require_root_owner && (r = check_dir(real, dir, &st, err)) < 0)
+			return r;
+	}
+	fd = openat(dfd, at, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return bi_error_set(err, -errno, "cannot open interpreter %s: %s", real, strerror(errno));
+	return fd;
+}
+
+/*
+ * Everything through one descriptor, so what is checked is what is read:
+ * resolve the path (the kernel stores it verbatim and resolves it again at
+ * every use; a symlink registered as is can be re-pointed later), open it,
+ * check its inode and read its ELF facts (from the cache when the inode is
+ * unchanged). The resolved path goes to resolved (may be NULL).
+ */
+static int verify(const char *path, const struct interp_policy *p, struct interp_cache *c, char *resolved,
+		  size_t rn, struct bi_error *err)
 {
 	const struct interp_cache_slot *hit;
 	struct interp_elf f = { .dynamic = true };
+	_cleanup_close_ int fd = -1;
+	char real[PATH_MAX];
 	struct stat st;
 	int r;
 
-	/* Seen before, unchanged: only the inode checks, from a fresh stat. */
-	if (c && stat(path, &st) == 0 && (hit = cache_find(c, &st))) {
-		r = check_mode(path, &st, p, err);
-		return r < 0 ? r : check_elf(path, &hit->elf, p, err);
-	}
-	r = read_facts(path, p, &st, &f, err);
-	if (r < 0)
+	if (!realpath(path, real))
+		return bi_error_set(err, -errno, "cannot open interpreter %s: %s", path, strerror(errno));
+	if ((fd = open_resolved(real, p, err)) < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return bi_error_set(err, -errno, "cannot stat interpreter %s: %s", real, strerror(errno));
+	if ((r = check_mode(real, &st, p, err)) < 0)
 		return r;
-	if (c)
-		cache_add(c, &st, &f);
-	return check_elf(path, &f, p, err);
+	if (c && (hit = cache_find(c, &st))) {
+		f = hit->elf;
+	} else {
+		if (elf_facts(fd, &f.machine, &f.elf_class, &f.type, &f.dynamic) < 0)
+			return bi_error_set(err, -ENOEXEC, "interpreter %s is not an ELF file", real);
+		if (c)
+			cache_add(c, &st, &f);
+	}
+	if ((r = check_elf(real, &f, p, err)) < 0)
+		return r;
+	return resolved ? copy_str(resolved, rn, real) : 0;
 }
 
 int interp_verify(const char *path, const struct interp_policy *p, struct bi_error *err)
 {
-	return verify(path, p, NULL, err);
+	return verify(path, p, NULL, NULL, 0, err);
 }
 
 /* "qemu-aarch64 version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" -> "7.2.22" */
@@ -353,54 +464,52 @@ static int parse_version(const char *text, char *out, size_t n)
 	return 0;
 }
 
-static int read_with_deadline(int fd, char *buf, size_t n, int timeout_ms)
+/* The "qemu-<target> version " at p (start of the file: base), or NULL. */
+static bool version_banner_at(const char *base, const char *p)
 {
-	size_t total = 0;
+	const char *q = p;
 
-	while (total + 1 < n) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t k;
-		if (poll(&pfd, 1, timeout_ms) <= 0)
-			return -ETIMEDOUT;
-		k = read(fd, buf + total, n - 1 - total);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		total += (size_t)k;
-	}
-	buf[total] = '\0';
-	return 0;
+	while (q > base && (isalnum((unsigned char)q[-1]) || q[-1] == '_'))
+		q--;
+	return q != p && q - base >= 5 && !memcmp(q - 5, "qemu-", 5);
 }
 
+/*
+ * QEMU's linux-user prints its version from one string literal,
+ * "qemu-" TARGET_NAME " version " QEMU_FULL_VERSION, so the text is in the
+ * file: read it there instead of running it. --version and --inspect (root)
+ * meet files nobody verified: an entry's interpreter, whatever
+ * QEMU_BINARY_PATH points at.
+ */
 int interp_qemu_version(const char *path, char *out, size_t n)
 {
-	char buf[512];
-	int pfd[2], r, st;
-	pid_t pid;
+	static const char needle[] = " version ";
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	const char *base, *p;
+	size_t len;
+	int r = -ENOMSG;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
+	if (fd < 0)
 		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return r;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(needle) || st.st_size > QEMU_MAX_SIZE)
+		return -EINVAL;
+	len = (size_t)st.st_size;
+	base = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	for (p = base; r < 0 && (p = memmem(p, len - (size_t)(p - base), needle, strlen(needle))); p++) {
+		const char *v = p + strlen(needle);
+		char text[64];
+
+		if (!version_banner_at(base, p))
+			continue;
+		/* The version is followed by more text or the end of the file. */
+		snprintf(text, sizeof(text), "%s%.*s", needle, (int)MIN((size_t)(base + len - v), sizeof(text) - 16), v);
+		r = parse_version(text, out, n);
 	}
-	if (pid == 0) {
-		char *const argv[] = { (char *)path, (char *)"-version", NULL };
-		char *const envp[] = { NULL };
-		dup2(pfd[1], STDOUT_FILENO);
-		execve(path, argv, envp);
-		_exit(127);
-	}
-	close(pfd[1]);
-	r = read_with_deadline(pfd[0], buf, sizeof(buf), 2000);
-	close(pfd[0]);
-	if (r < 0)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return r < 0 ? r : parse_version(buf, out, n);
+	munmap((void *)base, len);
+	return r;
 }

@@ -75,9 +75,12 @@ struct interp_policy {
 };
 
 /*
- * Verify with libelf: a regular file, an ELF executable for this host's
- * machine and class, without PT_INTERP when need_static, and (when required)
- * owned by root and not writable by group or others. Returns 0 or -errno
+ * Verify with libelf, through one descriptor of the fully resolved path: a
+ * regular file, an ELF executable for this host's machine and class, without
+ * PT_INTERP when need_static, and (when require_root_owner) owned by root and
+ * not writable by group or others, in directories that are all owned by root
+ * and not writable by group or others unless sticky (in a user namespace
+ * without the host's root, owned outside it also counts). Returns 0 or -errno
  * with a message that names the problem and the fix.
  */
 int interp_verify(const char *path, const struct interp_policy *p, struct bi_error *err);
@@ -85,7 +88,9 @@ int interp_verify(const char *path, const struct interp_policy *p, struct bi_err
 /*
  * interp_find, trying every candidate ("qemu-<cpu>", then "-static", in each
  * directory) until one passes interp_verify: Debian's dynamic qemu-user and
- * static qemu-user-static can both be in /usr/bin. Returns -ENOENT when there
+ * static qemu-user-static can both be in /usr/bin. The path given back is the
+ * resolved one, what to register: the kernel stores it verbatim and looks it
+ * up again at every use, a symlink included. Returns -ENOENT when there
  * is no candidate at all, else the first candidate's verification error.
  * Uses and fills s->cache when set.
  */
@@ -93,9 +98,10 @@ int interp_find_verified(const struct interp_search *s, const char *cpu, const s
 			 char *out, size_t n, struct bi_error *err);
 
 /*
- * The QEMU version of an emulator ("10.0.6"), from its -version output. The
- * emulator runs as a host program (it is one), with a 2 s limit.
- * Returns 0 or -errno.
+ * The QEMU version of an emulator ("10.0.6"), read from the file (the text its
+ * -version prints is a string literal in it), never by running it: callers
+ * (root) pass files nobody verified. Returns 0, -ENOMSG when the file has no
+ * version banner, or -errno.
  */
 int interp_qemu_version(const char *path, char *out, size_t n);
 

@@ -14,7 +14,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -32,15 +34,24 @@ static void load(const uint8_t *data, size_t size)
 	CHECK(size == 0 || pwrite(memfd, data, size, 0) == (ssize_t)size, "pwrite");
 }
 
+static void remove_file(void)
+{
+	unlink(memfd_path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct utsname u;
 	const struct target *host;
 
 	(void)argc, (void)argv;
-	memfd = memfd_create("binfmt-fuzz-elf", MFD_CLOEXEC);
-	CHECK(memfd >= 0, "memfd_create");
-	snprintf(memfd_path, sizeof(memfd_path), "/proc/self/fd/%d", memfd);
+	/* A real file, not a memfd: interp_verify resolves the path and opens it
+	 * component by component, and /proc/self/fd/N resolves to "/memfd:..". */
+	snprintf(memfd_path, sizeof(memfd_path), "/tmp/binfmt-fuzz-elf-XXXXXX");
+	memfd = mkstemp(memfd_path);
+	CHECK(memfd >= 0, "mkstemp");
+	CHECK(fchmod(memfd, 0755) == 0, "fchmod");
+	atexit(remove_file);
 	uname(&u);
 	host = target_for_machine(u.machine);
 	for (size_t i = 0; i < probes_count(); i++) {

@@ -158,6 +158,43 @@ static void inode_checks_run_every_time(void **state)
 	assert_non_null(strstr(err.msg, "is not executable"));
 }
 
+/* A FIFO swapped in where an emulator was: refused at once. Before issue 20,
+ * open(2) without O_NONBLOCK waited for a writer forever (the alarm ends the
+ * test then), while binfmt may hold the instance lock. */
+static void a_fifo_does_not_block(void **state)
+{
+	struct bi_error err = { 0 };
+	char p[PATH_MAX + 32];
+	(void)state;
+
+	path_of(p, sizeof(p), "fifo");
+	assert_int_equal(mkfifo(p, 0755), 0);
+	alarm(10);
+	assert_int_equal(interp_verify(p, &loose, &err), -EINVAL);
+	alarm(0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+}
+
+/* What comes back is the file itself: the kernel stores the path and resolves
+ * it again at every use, so a link would stay re-pointable. */
+static void the_resolved_path_comes_back(void **state)
+{
+	struct interp_search s;
+	struct interp_cache c;
+	struct bi_error err = { 0 };
+	char got[PATH_MAX], target[PATH_MAX + 32], link[PATH_MAX + 32], want[PATH_MAX];
+	(void)state;
+
+	make_emulator("real/qemu-mips64-static");
+	path_of(target, sizeof(target), "real/qemu-mips64-static");
+	path_of(link, sizeof(link), "real/qemu-mips64");
+	assert_int_equal(symlink(target, link), 0);
+	search_with_cache(&s, &c);
+	assert_int_equal(interp_find_verified(&s, "mips64", &loose, got, sizeof(got), &err), 0);
+	assert_non_null(realpath(target, want));
+	assert_string_equal(got, want);
+}
+
 static void host_machine_is_stable(void **state)
 {
 	unsigned m1 = 0, c1 = 0, m2 = 1, c2 = 1;
@@ -177,6 +214,8 @@ int main(void)
 		cmocka_unit_test(each_file_is_read_once),
 		cmocka_unit_test(a_changed_file_is_read_again),
 		cmocka_unit_test(inode_checks_run_every_time),
+		cmocka_unit_test(a_fifo_does_not_block),
+		cmocka_unit_test(the_resolved_path_comes_back),
 		cmocka_unit_test(host_machine_is_stable),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
