@@ -35,6 +35,15 @@ static bool served_by_entry(const struct target *t, const struct binfmt_entry *e
 	return false;
 }
 
+/* Names and paths are other tools' bytes: escaped (entry_escape), so the
+ * string is valid UTF-8 and jansson never drops it. */
+static json_t *json_text(const char *s)
+{
+	_cleanup_free_ char *esc = entry_escape(s);
+
+	return esc ? json_string(esc) : NULL;
+}
+
 static bool contains(json_t *arr, const char *s)
 {
 	size_t i;
@@ -50,7 +59,7 @@ static void add_emulators(json_t *emulators, const struct binfmt_entry *entries,
 {
 	for (size_t i = 0; i < n; i++)
 		if (entries[i].enabled && plan_is_qemu_entry(&entries[i], prefix))
-			json_array_append_new(emulators, json_string(entries[i].name));
+			json_array_append_new(emulators, json_text(entries[i].name));
 }
 
 /* {"supported": [host platform], "emulators": [...]}; *supported stays owned
@@ -150,7 +159,7 @@ static const struct binfmt_entry *entry_serving(const struct probe *p, const str
 
 static json_t *str_or_null(const char *s)
 {
-	return s && *s ? json_string(s) : json_null();
+	return s && *s ? json_text(s) : json_null();
 }
 
 /*
