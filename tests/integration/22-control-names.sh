@@ -6,6 +6,7 @@
 # output valid UTF-8), and the terminal never gets their raw bytes: they show
 # as \xNN. All in private binfmt_misc instances; the host's registry is untouched.
 # shellcheck disable=SC2016 # single-quoted code runs in the private instance, on purpose
+# shellcheck disable=SC2012 # the registry listing is what `ls` shows, on purpose
 set -uo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -38,8 +39,8 @@ host_before=$(host_listing)
 # newline, DEL, and every byte >= 0x80: binfmt's own messages are ASCII), as hex.
 raw_controls() { printf '%s' "$1" | LC_ALL=C tr -d '\n' | LC_ALL=C tr -d '\040-\176' | od -An -tx1 | tr -d ' \n'; }
 export -f raw_controls
-# valid_json TEXT KEYS...: "ok" when TEXT is strict UTF-8 JSON; then prints
-# python's view of the fields asked for.
+# json_field EXPR <JSON: EXPR evaluated on the JSON on stdin (d), which must be
+# strict UTF-8 (a decoding error fails the comparison it feeds).
 json_field() { python3 -c '
 import json, sys
 raw = sys.stdin.buffer.read()
@@ -48,8 +49,10 @@ print(eval(sys.argv[1], {"d": d}))' "$1"; }
 export -f json_field
 
 checks() {
-    printf '%s' "$A64_TAB" >"$BM/register" && printf '%s' "$RV64_ODD" >"$BM/register" ||
-        { t_fail "registering the odd entries"; return; }
+    if ! printf '%s' "$A64_TAB" >"$BM/register" || ! printf '%s' "$RV64_ODD" >"$BM/register"; then
+        t_fail "registering the odd entries"
+        return
+    fi
     t_is "the kernel holds both odd entries" "$(ls "$BM" | LC_ALL=C sort | od -An -c | tr -s ' \n' ' ')" \
         "$(printf '%s\n' qemu-aarch64$'\t' qemu-riscv64$'\x9b\xff' register status | LC_ALL=C sort | od -An -c | tr -s ' \n' ' ')"
 

@@ -4,13 +4,17 @@
 # use first still gets root's own 0644 file, and an entry whose only usable
 # delimiter would start a binfmt.d comment ('#', ';') is refused with nothing
 # written. --export writes no registry: no private instance is needed.
+# shellcheck disable=SC2016 # single-quoted code runs as nobody, on purpose
+# shellcheck disable=SC2012 # the directory listing is what `ls` shows, on purpose
 set -uo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [[ -x /usr/bin/qemu-aarch64-static ]] || skip_all "Debian's qemu-user-static is not installed"
 [[ $(id -u) == 0 ]] || skip_all "needs root (another user's files in a shared directory)"
-command -v setpriv >/dev/null && id nobody >/dev/null 2>&1 || skip_all "needs setpriv and the user nobody"
+if ! command -v setpriv >/dev/null || ! id nobody >/dev/null 2>&1; then
+    skip_all "needs setpriv and the user nobody"
+fi
 plan 14
 
 export QEMU_BINARY_PATH=/usr/bin
