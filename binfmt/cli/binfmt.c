@@ -29,16 +29,41 @@
 /* How long a run waits for another one changing the same instance. */
 #define LOCK_TIMEOUT_MS 60000
 
-static void warnx_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warnx_line(const char *fmt, ...)
+/* One line to stderr, escaped (entry_escape): names, paths and reasons carry
+ * other tools' entry names, whose control bytes must not reach the terminal. */
+static void vsay(const char *prefix, const char *fmt, va_list ap)
+{
+	_cleanup_free_ char *raw = NULL, *esc = NULL;
+
+	if (vasprintf(&raw, fmt, ap) < 0) {
+		raw = NULL;
+		fputs("out of memory\n", stderr);
+		return;
+	}
+	esc = entry_escape(raw);
+	fprintf(stderr, "%s%s\n", prefix, esc ? esc : "out of memory");
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", cli_prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+static void warnx_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warnx_line(const char *fmt, ...)
+{
+	char prefix[64];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "%s: ", cli_prog);
+	va_start(ap, fmt);
+	vsay(prefix, fmt, ap);
+	va_end(ap);
 }
 
 static int check_qemu_dirs(const struct interp_search *s, const char *given)
@@ -132,39 +157,39 @@ static void print_item(const struct plan_item *it, bool dry_run, bool failed_run
 	case PLAN_REPLACE:
 	case PLAN_REMOVE:
 		if (it->result < 0)
-			fprintf(stderr, "%s: %s FAILED: %s\n", verb, it->label, it->reason);
+			say("%s: %s FAILED: %s", verb, it->label, it->reason);
 		else if (failed_run)
-			fprintf(stderr, "%s: %s not done (rolled back)\n", verb, it->label);
+			say("%s: %s not done (rolled back)", verb, it->label);
 		else if (dry_run)
-			fprintf(stderr, "%s: %s %s%s\n", verb, it->label, would,
+			say("%s: %s %s%s", verb, it->label, would,
 				it->state == PLAN_REMOVE ? "removed" : it->state == PLAN_REPLACE ? "replaced" : "registered");
 		else if (it->state == PLAN_REPLACE)
-			fprintf(stderr, "%s: %s OK (replaced: %s)\n", verb, it->label, it->reason);
+			say("%s: %s OK (replaced: %s)", verb, it->label, it->reason);
 		else
-			fprintf(stderr, "%s: %s OK\n", verb, it->label);
+			say("%s: %s OK", verb, it->label);
 		break;
 	case PLAN_KEEP:
-		fprintf(stderr, "%s: %s OK (already registered)\n", verb, it->label);
+		say("%s: %s OK (already registered)", verb, it->label);
 		break;
 	case PLAN_ENABLE:
 		if (it->result < 0)
-			fprintf(stderr, "%s: %s FAILED: %s\n", verb, it->label, it->reason);
+			say("%s: %s FAILED: %s", verb, it->label, it->reason);
 		else if (failed_run)
-			fprintf(stderr, "%s: %s not done (rolled back)\n", verb, it->label);
+			say("%s: %s not done (rolled back)", verb, it->label);
 		else
-			fprintf(stderr, "%s: %s %s\n", verb, it->label,
+			say("%s: %s %s", verb, it->label,
 				dry_run ? "would be re-enabled" : "OK (re-enabled: it was disabled)");
 		break;
 	case PLAN_ABSENT:
-		fprintf(stderr, "%s: %s OK (not installed)\n", verb, it->label);
+		say("%s: %s OK (not installed)", verb, it->label);
 		break;
 	case PLAN_NATIVE:
 	case PLAN_HANDLED:
 	case PLAN_NO_EMULATOR:
-		fprintf(stderr, "%s: %s skipped: %s\n", verb, it->label, it->reason);
+		say("%s: %s skipped: %s", verb, it->label, it->reason);
 		break;
 	case PLAN_CONFLICT:
-		fprintf(stderr, "%s: %s CONFLICT: %s\n", verb, it->label, it->reason);
+		say("%s: %s CONFLICT: %s", verb, it->label, it->reason);
 		break;
 	}
 }
@@ -203,10 +228,10 @@ static void print_plan(const struct plan *p, const struct options *o, bool faile
 			continue;
 		print_item(it, o->dry_run, failed_run);
 		if (o->verbose && it->install && it->want.interpreter[0])
-			fprintf(stderr, "  emulator %s, flags %s\n", it->want.interpreter, it->want.flags);
+			say("  emulator %s, flags %s", it->want.interpreter, it->want.flags);
 	}
 	if (p->skipped_no_emulator && !o->quiet)
-		fprintf(stderr, "installing: %zu other targets skipped: no emulator for them found\n",
+		say("installing: %zu other targets skipped: no emulator for them found",
 			p->skipped_no_emulator);
 }
 
@@ -226,7 +251,7 @@ static int run_export(const struct options *o, const struct plan_request *rq)
 	}
 	for (size_t i = 0; i < p.n && !o->quiet; i++)
 		if (p.items[i].state == PLAN_REGISTER)
-			fprintf(stderr, "exporting: %s -> %s/%s.conf\n", p.items[i].label, o->export_dir,
+			say("exporting: %s -> %s/%s.conf", p.items[i].label, o->export_dir,
 				p.items[i].want.name);
 		else
 			print_item(&p.items[i], false, false);

@@ -117,7 +117,7 @@ int bfs_read_entry(struct binfmtfs *fs, const char *name, struct binfmt_entry *e
 
 	if (fs->dirfd < 0)
 		return -ENOENT;
-	if (!entry_name_valid(name))
+	if (!entry_name_kernel_valid(name))
 		return -EINVAL;
 	r = read_file_at(fs->dirfd, name, text, sizeof(text));
 	if (r < 0)
@@ -154,7 +154,9 @@ int bfs_list(struct binfmtfs *fs, struct binfmt_entry **entries, size_t *n, stru
 		return bi_error_set(err, -e, "cannot list %s: %s", fs->path, strerror(e));
 	}
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || !strcmp(de->d_name, "register") || !strcmp(de->d_name, "status"))
+		/* Every name the kernel allows is listed, control characters and
+		 * all: skipping one would hide a conflict or a handler from "all". */
+		if (!entry_name_kernel_valid(de->d_name))
 			continue;
 		if (count == cap) {
 			struct binfmt_entry *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
@@ -249,7 +251,9 @@ int bfs_remove(struct binfmtfs *fs, const char *name, struct bi_error *err)
 {
 	int r;
 
-	if (!entry_name_valid(name))
+	/* Any name the kernel gave an entry: --uninstall all removes those
+	 * with control characters too. */
+	if (!entry_name_kernel_valid(name))
 		return bi_error_set(err, -EINVAL, "invalid entry name '%s'", name);
 	if (fs->dirfd < 0)
 		return bi_error_set(err, -ENOENT, "no entry named %s", name);
@@ -263,7 +267,7 @@ int bfs_set_enabled(struct binfmtfs *fs, const char *name, bool enabled, struct 
 {
 	int r;
 
-	if (!entry_name_valid(name) || fs->dirfd < 0)
+	if (!entry_name_kernel_valid(name) || fs->dirfd < 0)
 		return bi_error_set(err, -EINVAL, "invalid entry name '%s'", name);
 	r = write_at(fs->dirfd, name, enabled ? "1" : "0", 1);
 	return r < 0 ? explain_write_error(fs, r, enabled ? "enable" : "disable", err) : 0;

@@ -187,11 +187,65 @@ static char pick_delimiter(const struct binfmt_entry *e)
 	return 0;
 }
 
+bool entry_name_kernel_valid(const char *name)
+{
+	size_t l = strlen(name);
+
+	return l > 0 && l <= ENTRY_NAME_MAX && strcmp(name, ".") && strcmp(name, "..") && !strchr(name, '/') &&
+	       strcmp(name, "register") && strcmp(name, "status");
+}
+
+/* Bytes of the valid UTF-8 sequence at s that is not a C1 control, else 0. */
+static size_t utf8_printable_len(const unsigned char *s)
+{
+	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+	if (s[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* Overlong forms, surrogates, beyond U+10FFFF, and U+0080..U+009F. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
+	    (s[0] == 0xf4 && s[1] > 0x8f) || (s[0] == 0xc2 && s[1] < 0xa0))
+		return 0;
+	return len;
+}
+
+char *entry_escape(const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)text;
+	char *out = malloc(strlen(text) * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*s) {
+		size_t l = *s >= 0x80 ? utf8_printable_len(s) : 1;
+		if (l > 1 || (l == 1 && *s >= 0x20 && *s != 0x7f && *s != '\\')) {
+			memcpy(o, s, l);
+			o += l;
+			s += l;
+			continue;
+		}
+		*o++ = '\\';
+		*o++ = 'x';
+		*o++ = hex[*s >> 4];
+		*o++ = hex[*s & 15];
+		s++;
+	}
+	*o = '\0';
+	return out;
+}
+
 static bool entry_valid(const struct binfmt_entry *e)
 {
 	char flags[8];
 
-	if (!entry_name_valid(e->name) || !e->interpreter[0] || !field_valid(e->interpreter))
+	/* The kernel's rule, not ours for new names: entries other tools
+	 * registered are restored under the names they had (but for a newline,
+	 * which cannot survive one register write). */
+	if (!entry_name_kernel_valid(e->name) || strchr(e->name, '\n') || !e->interpreter[0] || !field_valid(e->interpreter))
 		return false;
 	if (entry_flags_normalize(e->flags, flags) < 0)
 		return false;

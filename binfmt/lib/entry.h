@@ -56,6 +56,17 @@ int entry_parse(const char *name, const char *text, struct binfmt_entry *e);
  * control chars, not "register"/"status", <= 255 bytes) */
 bool entry_name_valid(const char *name);
 
+/* The kernel's rule for an existing entry's name: non-empty, at most
+ * ENTRY_NAME_MAX bytes, no '/', not "."/".."/"register"/"status". Control
+ * characters and any byte >= 0x80 are allowed (another tool may use them). */
+bool entry_name_kernel_valid(const char *name);
+
+/* A malloc'd copy safe for a terminal and for JSON (valid UTF-8): every byte
+ * < 0x20, 0x7f, '\\', a byte not part of valid UTF-8 and both bytes of a C1
+ * control (U+0080..U+009F) become \xNN (lowercase); other UTF-8 is kept.
+ * NULL when out of memory. */
+char *entry_escape(const char *text);
+
 /*
  * Build the register string ":name:type:offset:magic:mask:interpreter:flags"
  * with every magic/mask byte written as \xNN (so the delimiter and NUL can

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,15 @@ static bool served_by_entry(const struct target *t, const struct binfmt_entry *e
 	return false;
 }
 
+/* Names and paths are other tools' bytes: escaped (entry_escape), so the
+ * string is valid UTF-8 and jansson never drops it. */
+static json_t *json_text(const char *s)
+{
+	_cleanup_free_ char *esc = entry_escape(s);
+
+	return esc ? json_string(esc) : NULL;
+}
+
 static bool contains(json_t *arr, const char *s)
 {
 	size_t i;
@@ -49,7 +59,7 @@ static void add_emulators(json_t *emulators, const struct binfmt_entry *entries,
 {
 	for (size_t i = 0; i < n; i++)
 		if (entries[i].enabled && plan_is_qemu_entry(&entries[i], prefix))
-			json_array_append_new(emulators, json_string(entries[i].name));
+			json_array_append_new(emulators, json_text(entries[i].name));
 }
 
 /* {"supported": [host platform], "emulators": [...]}; *supported stays owned
@@ -149,7 +159,7 @@ static const struct binfmt_entry *entry_serving(const struct probe *p, const str
 
 static json_t *str_or_null(const char *s)
 {
-	return s && *s ? json_string(s) : json_null();
+	return s && *s ? json_text(s) : json_null();
 }
 
 /*
@@ -237,57 +247,157 @@ char *status_dump(json_t *status)
 	return out;
 }
 
-static int write_file_atomic(const char *dir, const char *name, const char *text, struct bi_error *err)
+/* A name nobody can guess: in a shared (sticky, world-writable) directory
+ * another user could otherwise create it first and own what we write. */
+static int open_temp_at(int dirfd, const char *name, char *tmp, size_t n)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 16];
-	_cleanup_close_ int fd = -1;
-	size_t len = strlen(text);
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.conf", dir, name) >= sizeof(path))
-		return bi_error_set(err, -ENAMETOOLONG, "export path too long");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	for (int tries = 0; tries < 100; tries++) {
+		unsigned char rnd[12];
+		char suffix[sizeof(rnd) + 1];
+		int fd;
+
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -EIO;
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			suffix[i] = chars[rnd[i] % (sizeof(chars) - 1)];
+		suffix[sizeof(rnd)] = '\0';
+		/* A leading dot and no ".conf" ending: systemd-binfmt never reads it. */
+		if ((size_t)snprintf(tmp, n, ".%s.conf.%s", name, suffix) >= n)
+			return -ENAMETOOLONG;
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -EEXIST;
+}
+
+static int write_all(int fd, const char *text, size_t len)
+{
+	while (len) {
+		ssize_t k = write(fd, text, len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		text += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+/* tmp written, made 0644 (not the umask's idea), on disk, then renamed over
+ * the final name, and the directory entry on disk too: after a crash the file
+ * is either the old one or the whole new one. */
+static int write_file_atomic(int dirfd, const char *dir, const char *name, const char *text,
+			     struct bi_error *err)
+{
+	char final[NAME_MAX + 1], tmp[NAME_MAX + 1];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if ((size_t)snprintf(final, sizeof(final), "%s.conf", name) >= sizeof(final))
+		return bi_error_set(err, -ENAMETOOLONG, "export file name %s.conf is too long", name);
+	fd = open_temp_at(dirfd, name, tmp, sizeof(tmp));
 	if (fd < 0)
-		return bi_error_set(err, -errno, "cannot write %s: %s", tmp, strerror(errno));
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		int e = errno ? errno : EIO;
-		unlink(tmp);
-		return bi_error_set(err, -e, "cannot write %s: %s", tmp, strerror(e));
+		return bi_error_set(err, fd, "cannot create a temporary file in %s: %s", dir, strerror(-fd));
+	r = fchmod(fd, 0644) < 0 ? -errno : write_all(fd, text, strlen(text));
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r == 0 && renameat(dirfd, tmp, dirfd, final) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return bi_error_set(err, r, "cannot write %s/%s: %s", dir, final, strerror(-r));
 	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return bi_error_set(err, -e, "cannot rename %s to %s: %s", tmp, path, strerror(e));
-	}
+	if (fsync(dirfd) < 0)
+		return bi_error_set(err, -errno, "cannot sync %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* The directory itself, never one a symlink points to: a link in a shared
+ * place could send the files anywhere root can write. */
+static int open_export_dir(const char *dir, struct bi_error *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (copy_str(path, sizeof(path), dir) < 0)
+		return bi_error_set(err, -ENAMETOOLONG, "export path too long");
+	/* A trailing slash would make the kernel follow a symlink. */
+	for (size_t l = strlen(path); l > 1 && path[l - 1] == '/'; l--)
+		path[l - 1] = '\0';
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		return bi_error_set(err, -ELOOP, "export directory %s is a symbolic link: pass the directory "
+				    "it points to (realpath %s)", dir, dir);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENOTDIR)
+		return bi_error_set(err, -ENOTDIR, "export directory %s does not exist: create it first "
+				    "(systemd reads /etc/binfmt.d)", dir);
+	if (errno == ELOOP)
+		return bi_error_set(err, -ELOOP, "export directory %s is a symbolic link: pass the directory "
+				    "it points to (realpath %s)", dir, dir);
+	return bi_error_set(err, -errno, "cannot open export directory %s: %s", dir, strerror(errno));
+}
+
+struct export_file {
+	const struct plan_item *it;
+	char text[ENTRY_REGISTER_MAX + 512];
+};
+
+/* The file for one item; an error when binfmt.d could not read it back. */
+static int export_text(const struct plan_item *it, struct export_file *f, struct bi_error *err)
+{
+	char line[ENTRY_REGISTER_MAX + 1];
+	int r = entry_format_register(&it->want, line, sizeof(line));
+
+	if (r < 0)
+		return bi_error_set(err, r, "cannot format %s", it->want.name);
+	/* binfmt.d(5): a line starting with '#' or ';' is a comment, so
+	 * systemd-binfmt would silently register nothing. */
+	if (line[0] == '#' || line[0] == ';')
+		return bi_error_set(err, -EINVAL, "entry %s cannot be exported: its name and interpreter path "
+				    "use every usable delimiter but '%c', which starts a comment in binfmt.d: "
+				    "choose a QEMU_BINARY_PATH or prefix without ':'", it->want.name, line[0]);
+	f->it = it;
+	snprintf(f->text, sizeof(f->text),
+		 "# %s, written by binfmt " BINFMT_VERSION " --export.\n"
+		 "# systemd-binfmt(8) registers this at boot; see binfmt.d(5).\n%s\n",
+		 it->label, line);
 	return 0;
 }
 
 int status_export_binfmt_d(const char *dir, const struct plan *p, struct bi_error *err)
 {
-	struct stat st;
-	int count = 0;
+	_cleanup_free_ struct export_file *files = calloc(p->n ? p->n : 1, sizeof(*files));
+	_cleanup_close_ int dirfd = -1;
+	size_t count = 0;
+	int r;
 
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return bi_error_set(err, -ENOTDIR, "export directory %s does not exist: create it first "
-				    "(systemd reads /etc/binfmt.d)", dir);
+	if (!files)
+		return bi_error_set(err, -ENOMEM, "out of memory");
+	/* Every file formatted and checked first: a refusal writes none of them. */
 	for (size_t i = 0; i < p->n; i++) {
 		const struct plan_item *it = &p->items[i];
-		char line[ENTRY_REGISTER_MAX + 1], text[ENTRY_REGISTER_MAX + 512];
-		int r;
 
 		if (!it->install || (it->state != PLAN_REGISTER && it->state != PLAN_REPLACE))
 			continue;
-		r = entry_format_register(&it->want, line, sizeof(line));
-		if (r < 0)
-			return bi_error_set(err, r, "cannot format %s", it->want.name);
-		snprintf(text, sizeof(text),
-			 "# %s, written by binfmt " BINFMT_VERSION " --export.\n"
-			 "# systemd-binfmt(8) registers this at boot; see binfmt.d(5).\n%s\n",
-			 it->label, line);
-		r = write_file_atomic(dir, it->want.name, text, err);
+		r = export_text(it, &files[count], err);
 		if (r < 0)
 			return r;
 		count++;
 	}
-	return count;
+	dirfd = open_export_dir(dir, err);
+	if (dirfd < 0)
+		return dirfd;
+	for (size_t i = 0; i < count; i++) {
+		r = write_file_atomic(dirfd, dir, files[i].it->want.name, files[i].text, err);
+		if (r < 0)
+			return r;
+	}
+	return (int)count;
 }

@@ -364,7 +364,8 @@ run() {
     ef=$(mktemp "${TMPDIR:-/tmp}/binfmt-err.XXXXXX")
     OUT=$("$@" 2>"$ef")
     RC=$?
-    ERR=$(grep -v '^binfmt: note: running in a user namespace' "$ef")
+    # -a: a message with bytes that are not UTF-8 is text still, never "binary file matches".
+    ERR=$(grep -av '^binfmt: note: running in a user namespace' "$ef")
     rm -f "$ef"
 }
 

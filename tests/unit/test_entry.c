@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "entry.h"
@@ -167,6 +168,49 @@ static void format_extension(void **state)
 	assert_string_equal(buf, ":jar:E::jar::/usr/bin/jarwrapper:");
 }
 
+/* Names other tools gave entries: listed and restored under the kernel's
+ * rule, not ours for new names. */
+static void kernel_names(void **state)
+{
+	const char *ok[] = { "qemu-aarch64\t", "qemu-\x9b\xff", ".hidden", "a:b", "\x1b[31m" };
+	const char *bad[] = { "", ".", "..", "a/b", "register", "status" };
+	char buf[4096];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct binfmt_entry e = sample();
+		assert_true(entry_name_kernel_valid(ok[i]));
+		strcpy(e.name, ok[i]);
+		assert_true(entry_format_register(&e, buf, sizeof(buf)) > 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(entry_name_kernel_valid(bad[i]));
+}
+
+static void escape_for_terminal_and_json(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "qemu-aarch64", "qemu-aarch64" },
+		{ "a\tb\x7f", "a\\x09b\\x7f" },
+		{ "back\\slash", "back\\x5cslash" },
+		{ "\x9b\xff", "\\x9b\\xff" },                 /* lone bytes: not UTF-8 */
+		{ "\xc2\x9b", "\\xc2\\x9b" },                 /* U+009B CSI, a C1 control */
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "\xc0\xaf", "\\xc0\\xaf" },                 /* overlong '/' */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },        /* surrogate */
+		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" }, /* beyond U+10FFFF */
+		{ "\xe2\x82", "\\xe2\\x82" },                 /* truncated */
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = entry_escape(cases[i].in);
+		assert_non_null(got);
+		assert_string_equal(got, cases[i].out);
+		free(got);
+	}
+}
+
 static void format_rejects_what_the_kernel_would(void **state)
 {
 	char buf[4096];
@@ -272,6 +316,8 @@ int main(void)
 		cmocka_unit_test(format_escapes_delimiter_and_nul),
 		cmocka_unit_test(format_extension),
 		cmocka_unit_test(format_other_delimiter),
+		cmocka_unit_test(kernel_names),
+		cmocka_unit_test(escape_for_terminal_and_json),
 		cmocka_unit_test(format_rejects_what_the_kernel_would),
 		cmocka_unit_test(format_stays_within_kernel_limit),
 		cmocka_unit_test(same_and_same_match),
