@@ -109,6 +109,17 @@ static int probe_all(struct detect_result *rs, const struct detect_result *known
 	return r;
 }
 
+/* An entry with C runs setuid foreign binaries as their owner inside QEMU: its
+ * platform counts as supported, so the status alone would never say so. */
+static void warn_credential_entries(const struct binfmt_entry *entries, size_t n)
+{
+	char line[700];
+
+	for (size_t i = 0; i < n; i++)
+		if (entries[i].enabled && plan_credential_warning(&entries[i], line, sizeof(line)))
+			warnx_line("warning: %s", line);
+}
+
 /* Registry entries plus probe results: what "supported" and --inspect need. */
 static int print_status(struct binfmtfs *fs, const struct target *host, const char *prefix, bool inspect,
 			const struct detect_result *known)
@@ -128,6 +139,7 @@ static int print_status(struct binfmtfs *fs, const struct target *host, const ch
 	if (bfs_status_enabled(fs, &enabled) == 0 && !enabled)
 		warnx_line("binfmt_misc is disabled (%s/status): the kernel uses none of its entries; "
 			   "'echo 1 > %s/status' enables them", fs->path, fs->path);
+	warn_credential_entries(entries, n);
 	if (probes_count() <= ARRAY_SIZE(rs) && probe_all(rs, known, &err) == 0) {
 		j = inspect ? status_inspect_json(rs, probes_count(), entries, n)
 			    : status_json_detected(rs, probes_count(), entries, n, prefix);

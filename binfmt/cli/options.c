@@ -53,6 +53,8 @@ void options_usage(void)
 	       "                            never designed to run setuid, so any local user can use\n"
 	       "                            its bugs to gain root. Use only when a build needs sudo/su\n"
 	       "                            inside emulated containers, on machines you trust.\n"
+	       "                            Needs F. Existing entries with C are conflicts,\n"
+	       "                            replaced by --force.\n"
 	       " -f, --force                replace conflicting entries (restored if replacing fails)\n"
 	       " -n, --dry-run              print the register strings, change nothing\n"
 	       "     --export DIR           write binfmt.d(5) files for --install LIST into DIR\n"
@@ -222,6 +224,13 @@ int options_resolve_flags(const struct options *o, char out[8])
 	if (o->credential)
 		snprintf(raw + strlen(raw), sizeof(raw) - strlen(raw), "C");
 	entry_flags_normalize(raw, out);
+	/* Without F the kernel looks the interpreter up at each exec, in the
+	 * caller's mount namespace: a container image would supply the
+	 * "emulator" that C then runs with a setuid binary's credentials. */
+	if (strchr(out, 'C') && !strchr(out, 'F'))
+		return options_usage_error("--credential needs the F flag (--flags '%s' has none): without it an image "
+					   "could supply the emulator that runs setuid; add F to --flags",
+					   o->flags ? o->flags : "");
 	return -1;
 }
 

@@ -178,7 +178,7 @@ static char pick_delimiter(const struct binfmt_entry *e)
 {
 	/* '#' and ';' last: a binfmt.d(5) line starting with either is a comment,
 	 * so an exported entry would silently not be registered at boot. */
-	static const char cands[] = ":|!@%,=+~^#;";
+	static const char cands[] = ENTRY_DELIMITERS;
 
 	for (const char *c = cands; *c; c++)
 		if (!strchr(e->name, *c) && !strchr(e->interpreter, *c) &&

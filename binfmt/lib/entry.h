@@ -17,6 +17,9 @@
 /* Kernels <= 4.x silently truncate longer interpreter paths at exec time:
  * new registrations stay within it (existing ones are restored as they were). */
 #define ENTRY_INTERP_MAX 127
+/* The bytes a register string may be split on, in the order tried ('#' and ';'
+ * last: a binfmt.d(5) line starting with either is a comment). */
+#define ENTRY_DELIMITERS ":|!@%,=+~^#;"
 /* BINPRM_BUF_SIZE-era limit of a register write: 11..1920 bytes. */
 #define ENTRY_REGISTER_MAX 1920
 

@@ -299,11 +299,49 @@ static void find_rivals(const struct build_ctx *c, const struct target *t, const
 	}
 }
 
+/* What C does, for an entry that has it: "entry X (interp) has the C flag: ...". */
+static void describe_credential(const struct binfmt_entry *e, char *buf, size_t n)
+{
+	snprintf(buf, n, "entry %.120s (%.200s) has the C flag: setuid foreign binaries run as their owner inside "
+		 "QEMU, which was never designed to run setuid (a local user can turn its bugs into root)",
+		 e->name, e->interpreter);
+}
+
+bool plan_credential_warning(const struct binfmt_entry *e, char *buf, size_t n)
+{
+	const struct target *t = plan_target_of_entry(e);
+	size_t l;
+
+	if (!strchr(e->flags, 'C'))
+		return false;
+	describe_credential(e, buf, n);
+	l = strlen(buf);
+	if (t)
+		snprintf(buf + l, n - l, "; 'binfmt --install qemu-%s --force' replaces it with one without C", t->cpu);
+	else
+		snprintf(buf + l, n - l, "; 'binfmt --uninstall %.120s' removes it", e->name);
+	return true;
+}
+
+/* A rival with C when we register without it: tonistiigi/binfmt registers
+ * every emulator with C. It runs, but not the way this install would. */
+static const struct binfmt_entry *unwanted_credential(const struct plan_item *it)
+{
+	if (strchr(it->want.flags, 'C'))
+		return NULL;
+	for (size_t i = 0; i < it->nold; i++)
+		if (strchr(it->old[i].flags, 'C'))
+			return &it->old[i];
+	return NULL;
+}
+
 static void decide_install(struct build_ctx *c, const struct target *t, struct plan_item *it)
 {
+	const struct binfmt_entry *cred;
 	char diff[300];
 
 	find_rivals(c, t, &it->want, it);
+	cred = unwanted_credential(it);
 	if (it->nold == 0 && c->all && runs_here(c, t)) {
 		it->state = PLAN_HANDLED;
 		snprintf(it->reason, sizeof(it->reason), "already runs here");
@@ -320,8 +358,9 @@ static void decide_install(struct build_ctx *c, const struct target *t, struct p
 		return;
 	}
 	/* "all" must not fail over a working handler someone else installed
-	 * (Debian's qemu-user-static, an earlier run with other paths). */
-	for (size_t i = 0; c->all && i < it->nold; i++) {
+	 * (Debian's qemu-user-static, an earlier run with other paths), unless it
+	 * has C: that is not "served", it is a risk the user must hear about. */
+	for (size_t i = 0; c->all && !cred && i < it->nold; i++) {
 		if (it->old[i].enabled && strchr(it->old[i].flags, 'F') && entry_serves(&it->old[i], t)) {
 			it->state = PLAN_HANDLED;
 			snprintf(it->reason, sizeof(it->reason), "already served by entry %.255s (%.300s)", it->old[i].name,
@@ -336,7 +375,9 @@ static void decide_install(struct build_ctx *c, const struct target *t, struct p
 		snprintf(it->reason, sizeof(it->reason), "was disabled");
 		return;
 	}
-	if (!strcmp(it->old[0].name, it->want.name)) {
+	if (cred) {
+		describe_credential(cred, it->reason, sizeof(it->reason));
+	} else if (!strcmp(it->old[0].name, it->want.name)) {
 		entry_describe_difference(&it->old[0], &it->want, diff, sizeof(diff));
 		snprintf(it->reason, sizeof(it->reason), "entry %.255s exists with %.300s", it->old[0].name, diff);
 	} else {
@@ -346,10 +387,64 @@ static void decide_install(struct build_ctx *c, const struct target *t, struct p
 	if (c->rq->force) {
 		it->state = PLAN_REPLACE;
 	} else {
+		size_t l = strlen(it->reason);
 		it->state = PLAN_CONFLICT;
-		strncat(it->reason, "; left alone (--force replaces it)", sizeof(it->reason) - strlen(it->reason) - 1);
+		if (cred)
+			snprintf(it->reason + l, sizeof(it->reason) - l,
+				 "; left alone ('binfmt --install qemu-%s --force' replaces it with one without C)", t->cpu);
+		else
+			snprintf(it->reason + l, sizeof(it->reason) - l, "; left alone (--force replaces it)");
 		it->nold = 0;
 	}
+}
+
+/* s for a one-line message: control characters as \xNN. False when s had any. */
+static bool escape_controls(const char *s, char *out, size_t n)
+{
+	bool clean = true;
+	size_t k = 0;
+
+	for (; *s && k + 5 < n; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch >= 0x20 && ch != 0x7f) {
+			out[k++] = *s;
+			continue;
+		}
+		clean = false;
+		k += (size_t)snprintf(out + k, n - k, "\\x%02x", ch);
+	}
+	out[k] = '\0';
+	return clean;
+}
+
+/*
+ * The register string is formatted here, not only when applying: a dry run
+ * that said "would be registered" for an entry the real run cannot write
+ * (exit 1, after rolling back the rest) would not tell the truth. What can
+ * make it fail comes from the user: the emulators' path and QEMU_BINARY_PREFIX.
+ */
+static int check_registrable(const struct binfmt_entry *e, struct bi_error *err)
+{
+	char line[ENTRY_REGISTER_MAX + 1], name[4 * ENTRY_NAME_MAX + 1], interp[4 * ENTRY_INTERP_MAX + 1];
+	int r = entry_format_register(e, line, sizeof(line));
+	bool name_clean = escape_controls(e->name, name, sizeof(name));
+
+	if (r >= 0)
+		return 0;
+	if (!escape_controls(e->interpreter, interp, sizeof(interp)))
+		return bi_error_set(err, -EINVAL, "entry %s cannot be registered: interpreter path %s has a control "
+				    "character, which a register string cannot carry; move the emulators to a path "
+				    "without one", name, interp);
+	if (!name_clean || !entry_name_valid(e->name))
+		return bi_error_set(err, -EINVAL, "entry name %s is not valid in binfmt_misc: fix QEMU_BINARY_PREFIX",
+				    name);
+	if (r == -EINVAL)
+		return bi_error_set(err, -EINVAL, "entry %s cannot be registered: its name and interpreter path %s "
+				    "together contain every delimiter a register string can use (%s); remove one of "
+				    "them from QEMU_BINARY_PREFIX or the emulators' path", name, interp,
+				    ENTRY_DELIMITERS);
+	return bi_error_set(err, r, "entry %s cannot be registered: its register string is longer than %d bytes; "
+			    "use a shorter QEMU_BINARY_PREFIX or emulator path", name, ENTRY_REGISTER_MAX);
 }
 
 static int install_target(struct build_ctx *c, const struct target *t)
@@ -392,6 +487,9 @@ static int install_target(struct build_ctx *c, const struct target *t)
 	if (r < 0)
 		return bi_error_set(c->err, r, "interpreter path %s is longer than %d bytes, which old kernels "
 				    "truncate; move the emulators to a shorter path", interp, ENTRY_INTERP_MAX);
+	r = check_registrable(&it->want, c->err);
+	if (r < 0)
+		return r;
 	decide_install(c, t, it);
 	return 0;
 }

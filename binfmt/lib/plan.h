@@ -25,7 +25,8 @@ enum plan_state {
 	PLAN_NATIVE,      /* the host runs it natively */
 	PLAN_HANDLED,     /* (all) another working F entry already serves it */
 	PLAN_NO_EMULATOR, /* (all) no interpreter found: skipped */
-	PLAN_CONFLICT,    /* a different entry claims the name or the files: left alone */
+	PLAN_CONFLICT,    /* a different entry claims the name or the files (also: an
+	                   * entry with C serves it, "all" included): left alone */
 	PLAN_REMOVE,      /* uninstall */
 	PLAN_ABSENT,      /* uninstall: nothing there */
 };
@@ -102,6 +103,13 @@ int plan_entry_for(const struct target *t, const char *prefix, const char *inter
 
 /* Which target does this entry serve? (its magic/mask match the target's ELF header) */
 const struct target *plan_target_of_entry(const struct binfmt_entry *e);
+
+/*
+ * Does e have the C flag? Then buf gets one line naming the entry, what C does
+ * (setuid foreign binaries run as their owner inside QEMU) and the fix: the
+ * --install --force that replaces it with an entry without C.
+ */
+bool plan_credential_warning(const struct binfmt_entry *e, char *buf, size_t n);
 
 const char *plan_state_name(enum plan_state s);
 

@@ -197,8 +197,10 @@ static json_t *inspect_one(const struct detect_result *r, const struct binfmt_en
 {
 	const struct binfmt_entry *e = r->status == DETECT_NATIVE ? NULL : entry_serving(r->probe, es, n);
 	json_t *o = json_object();
-	char why[1024], pinned[700] = "", reason[1800], version[64] = "", level[16] = "";
+	char why[1024], pinned[700] = "", reason[1800], version[64] = "", level[16] = "", cred[700];
 	bool gone = e && pinned_file_gone(e, pinned, sizeof(pinned));
+	/* It runs, and "supported" is true: the risk of C must still be said. */
+	bool credential = e && plan_credential_warning(e, cred, sizeof(cred));
 
 	detect_explain(r, es, n, why, sizeof(why));
 	snprintf(reason, sizeof(reason), "%s%s%s", why, why[0] && pinned[0] ? "; " : "", pinned);
@@ -216,6 +218,8 @@ static json_t *inspect_one(const struct detect_result *r, const struct binfmt_en
 	json_object_set_new(o, "interpreter", str_or_null(e ? e->interpreter : NULL));
 	json_object_set_new(o, "flags", e ? json_string(e->flags) : json_null());
 	json_object_set_new(o, "qemu_version", str_or_null(version));
+	if (credential)
+		json_object_set_new(o, "warning", json_string(cred));
 	if (level[0])
 		json_object_set_new(o, "amd64_level", json_string(level));
 	json_object_set_new(o, "reason", str_or_null(reason));

@@ -37,7 +37,9 @@ json_t *status_json_detected(const struct detect_result *rs, size_t nrs, const s
 
 /*
  * binfmt --inspect: {"platforms": [{platform, supported, status, entry,
- * interpreter, flags, qemu_version, reason, ms}...]} per probe.
+ * interpreter, flags, qemu_version, reason, ms}...]} per probe, plus
+ * "warning" (after qemu_version) when the entry serving it has the C flag
+ * (plan_credential_warning) and "amd64_level" for amd64.
  */
 json_t *status_inspect_json(const struct detect_result *rs, size_t nrs, const struct binfmt_entry *entries,
 			    size_t n);

@@ -5,7 +5,7 @@
  * QEMU_PRESERVE_ARGV0=... sets that variable instead. Parsing never crashes
  * or leaks, is repeatable (getopt state is reset), keeps its documented
  * exclusions, and the flags it resolves are normalized, never carry C
- * without --credential, and follow --flags when given. Install and
+ * without --credential nor without F, and follow --flags when given. Install and
  * uninstall lists then go through plan_build as the CLI would, against an
  * empty emulator directory: names are checked, nothing is touched.
  */
@@ -27,6 +27,8 @@ static void check_flags(const struct options *o, const char *flags)
 	CHECK(entry_flags_normalize(flags, norm) == 0 && !strcmp(norm, flags), "flags '%s' not normalized", flags);
 	CHECK(!strchr(flags, 'C') || o->credential, "C without --credential: '%s'", flags);
 	CHECK(!o->credential || (strchr(flags, 'C') && strchr(flags, 'O')), "--credential without OC: '%s'", flags);
+	/* Without F an image could supply the emulator C runs setuid (issue 20). */
+	CHECK(!strchr(flags, 'C') || strchr(flags, 'F'), "C without F: '%s'", flags);
 	if (o->flags) {
 		snprintf(want, sizeof(want), "%s%s", o->flags, o->credential ? "C" : "");
 		CHECK(entry_flags_normalize(want, norm) == 0 && !strcmp(norm, flags), "--flags '%s' gave '%s'", o->flags,

@@ -417,6 +417,132 @@ static void touches_only_what_changes(void **state)
 	plan_free(&p);
 }
 
+/* tonistiigi/binfmt registers every emulator with C ("POCF"): such an entry
+ * runs the platform, but never counts as serving it unless C was asked for. */
+static void credential_entry_is_never_served(void **state)
+{
+	struct plan_request rq = request("all", NULL);
+	struct bi_error err = { 0 };
+	struct plan p;
+	char path[PATH_MAX + 32];
+	const struct plan_item *it;
+	(void)state;
+
+	if (!host() || strcmp(host()->cpu, "x86_64"))
+		skip();
+	struct binfmt_entry existing = entry_for("aarch64", "/usr/bin/qemu-aarch64", "POCF");
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	it = item(&p, "qemu-aarch64");
+	assert_int_equal(it->state, PLAN_CONFLICT);
+	assert_int_equal(it->nold, 0);
+	assert_non_null(strstr(it->reason, "entry qemu-aarch64 (/usr/bin/qemu-aarch64) has the C flag"));
+	assert_non_null(strstr(it->reason, "setuid"));
+	assert_non_null(strstr(it->reason, "'binfmt --install qemu-aarch64 --force' replaces it with one without C"));
+	assert_int_equal(item(&p, "qemu-riscv64")->state, PLAN_REGISTER); /* the rest goes on */
+	plan_free(&p);
+
+	/* Named explicitly, the same reason (not "interpreter ..., wanted ..."). */
+	rq = request("arm64", NULL);
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_CONFLICT);
+	assert_non_null(strstr(p.items[0].reason, "has the C flag"));
+	plan_free(&p);
+
+	/* --force replaces it with our own flags, under "all" too. */
+	rq = request("all", NULL);
+	rq.force = true;
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	it = item(&p, "qemu-aarch64");
+	assert_int_equal(it->state, PLAN_REPLACE);
+	assert_int_equal(it->nold, 1);
+	assert_string_equal(it->old[0].flags, "POCF");
+	assert_string_equal(it->want.flags, "PF");
+	plan_free(&p);
+
+	/* Under another name, beside a working entry without C: still not served. */
+	struct binfmt_entry two[2] = { entry_for("aarch64", "/usr/bin/qemu-aarch64-static", "PF"), existing };
+	strcpy(two[0].name, "aarch64-other");
+	strcpy(two[1].name, "tonistiigi-aarch64");
+	rq = request("all", NULL);
+	assert_int_equal(plan_build(&rq, two, 2, &p, &err), 0);
+	it = item(&p, "qemu-aarch64");
+	assert_int_equal(it->state, PLAN_CONFLICT);
+	assert_non_null(strstr(it->reason, "entry tonistiigi-aarch64"));
+	plan_free(&p);
+
+	/* Asked for (--credential): an identical C entry is ours, kept silently. */
+	snprintf(path, sizeof(path), "%s/qemu-aarch64", dir);
+	existing = entry_for("aarch64", path, "POCF");
+	rq = request("arm64", NULL);
+	rq.flags = "POCF";
+	assert_int_equal(plan_build(&rq, &existing, 1, &p, &err), 0);
+	assert_int_equal(p.items[0].state, PLAN_KEEP);
+	plan_free(&p);
+}
+
+static void credential_warning_names_entry_and_fix(void **state)
+{
+	struct binfmt_entry e = entry_for("riscv64", "/usr/bin/qemu-riscv64", "OCF");
+	char buf[700];
+	(void)state;
+
+	assert_true(plan_credential_warning(&e, buf, sizeof(buf)));
+	assert_non_null(strstr(buf, "entry qemu-riscv64 (/usr/bin/qemu-riscv64) has the C flag"));
+	assert_non_null(strstr(buf, "'binfmt --install qemu-riscv64 --force' replaces it with one without C"));
+	assert_null(strchr(buf, '\n'));
+	/* An entry of no known platform cannot be re-installed, only removed. */
+	e.magic[18] = 0x99;
+	strcpy(e.name, "odd");
+	assert_true(plan_credential_warning(&e, buf, sizeof(buf)));
+	assert_non_null(strstr(buf, "'binfmt --uninstall odd' removes it"));
+	strcpy(e.flags, "PF");
+	assert_false(plan_credential_warning(&e, buf, sizeof(buf)));
+}
+
+/* An entry whose register string cannot be formatted fails the plan itself, so
+ * the dry run fails as the real run would, before anything is written. */
+static void unregistrable_entry_fails_the_plan(void **state)
+{
+	static const char delims[] = ":|!@%,=+~^#;";
+	char d2[PATH_MAX + 16], cmd[3 * PATH_MAX];
+	struct interp_search s2;
+	struct bi_error err = { 0 };
+	struct plan p;
+	(void)state;
+
+	/* A newline in the emulators' directory: the kernel's register write ends there. */
+	snprintf(d2, sizeof(d2), "%s/a\nb", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir '%s' && cp /proc/%d/exe '%s/qemu-aarch64'", d2, (int)getpid(), d2);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(interp_search_init(&s2, d2, ""), 0);
+	struct plan_request rq = request("arm64", NULL);
+	rq.search = &s2;
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "entry qemu-aarch64 cannot be registered"));
+	assert_non_null(strstr(err.msg, "a\\x0ab/qemu-aarch64"));
+	assert_non_null(strstr(err.msg, "control character"));
+	assert_null(strchr(err.msg, '\n'));
+	assert_null(p.items);
+	rq.install = "all";
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), -EINVAL);
+	assert_null(p.items);
+
+	/* A prefix with every delimiter but the one the path holds: none is left. */
+	snprintf(d2, sizeof(d2), "%s/semi;colon", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir '%s' && cp /proc/%d/exe '%s/:|!@%%,=+~^#qemu-aarch64'", d2, (int)getpid(),
+		 d2);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(interp_search_init(&s2, d2, ":|!@%,=+~^#"), 0);
+	rq = request("arm64", NULL);
+	rq.search = &s2;
+	rq.prefix = ":|!@%,=+~^#";
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "every delimiter"));
+	assert_non_null(strstr(err.msg, delims));
+	assert_null(p.items);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +561,9 @@ int main(void)
 		cmocka_unit_test(uninstall_uses_install_names),
 		cmocka_unit_test(target_of_foreign_masks),
 		cmocka_unit_test(touches_only_what_changes),
+		cmocka_unit_test(credential_entry_is_never_served),
+		cmocka_unit_test(credential_warning_names_entry_and_fix),
+		cmocka_unit_test(unregistrable_entry_fails_the_plan),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
