@@ -20,7 +20,7 @@ plan 16
 
 export QEMU_BINARY_PATH=/usr/bin
 unset QEMU_BINARY_PREFIX
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-22-control-names.XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-23-control-names.XXXXXX")
 on_exit rm -rf "$WORK"
 # A path with a C1 control (0x9b, CSI), an invalid byte (0xff) and ESC.
 ODD_DIR="$WORK/"$'d\x9b\xff\x1b[31m'
