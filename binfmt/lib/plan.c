@@ -398,23 +398,14 @@ static void decide_install(struct build_ctx *c, const struct target *t, struct p
 	}
 }
 
-/* s for a one-line message: control characters as \xNN. False when s had any. */
-static bool escape_controls(const char *s, char *out, size_t n)
+/* Messages carry the raw bytes: the CLI escapes every line it prints
+ * (entry_escape), so escaping here as well would print "\x5cx0a". */
+static bool has_control(const char *s)
 {
-	bool clean = true;
-	size_t k = 0;
-
-	for (; *s && k + 5 < n; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch >= 0x20 && ch != 0x7f) {
-			out[k++] = *s;
-			continue;
-		}
-		clean = false;
-		k += (size_t)snprintf(out + k, n - k, "\\x%02x", ch);
-	}
-	out[k] = '\0';
-	return clean;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
 /*
@@ -425,17 +416,17 @@ static bool escape_controls(const char *s, char *out, size_t n)
  */
 static int check_registrable(const struct binfmt_entry *e, struct bi_error *err)
 {
-	char line[ENTRY_REGISTER_MAX + 1], name[4 * ENTRY_NAME_MAX + 1], interp[4 * ENTRY_INTERP_MAX + 1];
+	char line[ENTRY_REGISTER_MAX + 1];
+	const char *name = e->name, *interp = e->interpreter;
 	int r = entry_format_register(e, line, sizeof(line));
-	bool name_clean = escape_controls(e->name, name, sizeof(name));
 
 	if (r >= 0)
 		return 0;
-	if (!escape_controls(e->interpreter, interp, sizeof(interp)))
+	if (has_control(interp))
 		return bi_error_set(err, -EINVAL, "entry %s cannot be registered: interpreter path %s has a control "
 				    "character, which a register string cannot carry; move the emulators to a path "
 				    "without one", name, interp);
-	if (!name_clean || !entry_name_valid(e->name))
+	if (has_control(name) || !entry_name_valid(name))
 		return bi_error_set(err, -EINVAL, "entry name %s is not valid in binfmt_misc: fix QEMU_BINARY_PREFIX",
 				    name);
 	if (r == -EINVAL)

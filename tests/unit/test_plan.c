@@ -519,9 +519,10 @@ static void unregistrable_entry_fails_the_plan(void **state)
 	rq.search = &s2;
 	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "entry qemu-aarch64 cannot be registered"));
-	assert_non_null(strstr(err.msg, "a\\x0ab/qemu-aarch64"));
+	/* The raw path: the CLI escapes the whole line once (33-dry-run-truth.sh
+	 * checks that it prints one line with "\x0a"). */
+	assert_non_null(strstr(err.msg, "a\nb/qemu-aarch64"));
 	assert_non_null(strstr(err.msg, "control character"));
-	assert_null(strchr(err.msg, '\n'));
 	assert_null(p.items);
 	rq.install = "all";
 	assert_int_equal(plan_build(&rq, NULL, 0, &p, &err), -EINVAL);
