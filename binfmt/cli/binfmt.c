@@ -393,8 +393,8 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	}
 	if (o->verbose && fs.note[0])
 		warnx_line("%s", fs.note);
-	if (fs.private_userns && !o->dry_run && !o->quiet)
-		warnx_line("note: running in a user namespace: these registrations are private to it and end with it");
+	if (fs.private_userns && fs.lifetime[0] && !o->dry_run && !o->quiet)
+		warnx_line("note: %s", fs.lifetime);
 	if (!o->dry_run && (rc = check_writable(&fs)) >= 0)
 		goto out_close;
 	rc = EXIT_ENV;

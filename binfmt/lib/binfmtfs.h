@@ -32,6 +32,7 @@ struct binfmtfs {
 	bool private_userns;           /* not the initial user namespace: entries are private */
 	bool persistent;               /* entries outlive this process */
 	char note[512];                /* what was done to get here, for --verbose / warnings */
+	char lifetime[512];            /* in a user namespace: how long the entries last */
 };
 
 /* Open (and if allowed, mount) binfmt_misc (mount.c). Returns 0 or -errno with err set. */
@@ -77,6 +78,16 @@ bool bfs_have_cap_sys_admin(void);
 unsigned bfs_kernel_version(void);
 /* Not the initial user namespace? */
 bool bfs_in_private_userns(void);
+
+/* The oldest process of our user namespace we can see, other than us: the one
+ * most likely to keep a mount of its instance after we exit (holder.c). */
+struct ns_holder {
+	pid_t pid;
+	char comm[64];
+	bool same_mntns;               /* it shares our mount namespace */
+};
+/* Returns an O_RDONLY fd of its mount namespace, or -ESRCH when none is visible. */
+int bfs_userns_holder(struct ns_holder *h);
 
 /* Shared by binfmtfs.c and mount.c, not for the CLIs. */
 #define BINFMTFS_MAGIC 0x42494e4d

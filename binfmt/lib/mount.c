@@ -314,10 +314,21 @@ static int host_mntns_fd(bool *ours)
 	return -1;
 }
 
-/* In a child: enter the host's mount namespace and make sure binfmt_misc is
- * mounted at its default place there. The child reports the instance's st_dev
- * so we can check it is the one we registered into. */
-static int mount_in_host_ns(int nsfd, dev_t want)
+/* A note for the user: cut at the buffer's end when the path is very long. */
+__attribute__((format(printf, 3, 4))) static void set_text(char *buf, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+}
+
+/* In a child: enter the mount namespace nsfd names and make sure binfmt_misc
+ * is mounted at path there. The child reports the instance's st_dev so we can
+ * check it is the one we registered into (a mount already there, say one our
+ * own mount propagated to, counts when it is the same instance). */
+static int mount_in_ns(int nsfd, const char *path, dev_t want)
 {
 	int pfd[2];
 	pid_t pid;
@@ -331,14 +342,15 @@ static int mount_in_host_ns(int nsfd, dev_t want)
 		return -errno;
 	if (pid == 0) {
 		struct stat st;
+		char status_path[sizeof(((struct binfmtfs *)0)->path) + 8];
 		close(pfd[0]);
 		if (setns(nsfd, CLONE_NEWNS) < 0)
 			_exit(1);
-		if (bfs_fs_type(BINFMTFS_DEFAULT_MOUNT) != BINFMTFS_MAGIC &&
-		    mount("binfmt_misc", BINFMTFS_DEFAULT_MOUNT, "binfmt_misc",
-			  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		if (bfs_fs_type(path) != BINFMTFS_MAGIC &&
+		    mount("binfmt_misc", path, "binfmt_misc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 			_exit(2);
-		if (stat(BINFMTFS_DEFAULT_MOUNT "/status", &st) < 0)
+		snprintf(status_path, sizeof(status_path), "%s/status", path);
+		if (stat(status_path, &st) < 0)
 			_exit(3);
 		if (write(pfd[1], &st.st_dev, sizeof(st.st_dev)) != sizeof(st.st_dev))
 			_exit(4);
@@ -354,6 +366,59 @@ static int mount_in_host_ns(int nsfd, dev_t want)
 	return got == want ? 0 : -EXDEV;
 }
 
+/*
+ * A fresh instance in a user namespace (Linux >= 6.7): it lives while one of
+ * its mounts does, and ours dies with our mount namespace unless another
+ * process keeps that namespace. The oldest process of the user namespace we
+ * can see is the best keeper: when it shares our mount namespace, our mount
+ * stays with it; otherwise mount the instance in its mount namespace too, at
+ * the same path. With none visible (a rootless container without --pid=host:
+ * its own pid namespace), nothing outlives us.
+ */
+static int keep_userns_instance(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err)
+{
+	struct ns_holder h = { 0 };
+	_cleanup_close_ int nsfd = bfs_userns_holder(&h);
+	char why[256] = "no other process of this user namespace is visible to keep a mount of it (a pid namespace of its own)";
+	struct stat st;
+	int r;
+
+	if (nsfd >= 0 && h.same_mntns) {
+		set_text(fs->lifetime, sizeof(fs->lifetime),
+			 "these registrations are private to this user namespace and last as long as its mount at %s "
+			 "in this mount namespace, which pid %d (%s) shares",
+			 fs->path, (int)h.pid, h.comm);
+		return 0;
+	}
+	if (nsfd >= 0 && fstatat(fs->dirfd, "status", &st, 0) == 0) {
+		r = mount_in_ns(nsfd, fs->path, st.st_dev);
+		if (r == 0) {
+			set_text(fs->lifetime, sizeof(fs->lifetime),
+				 "these registrations are private to this user namespace and last as long as the mount "
+				 "at %s binfmt made in the mount namespace of pid %d (%s), its oldest process",
+				 fs->path, (int)h.pid, h.comm);
+			set_text(fs->note, sizeof(fs->note),
+				 "binfmt_misc was not mounted in this user namespace: mounted it at %s in the mount "
+				 "namespace of pid %d (%s) as well, so the registrations outlive this one",
+				 fs->path, (int)h.pid, h.comm);
+			return 0;
+		}
+		set_text(why, sizeof(why), "mounting it at %s in the mount namespace of pid %d (%s), the namespace's oldest process, failed", fs->path,
+			 (int)h.pid, h.comm);
+	}
+	fs->persistent = false;
+	if (!o->need_persistent)
+		return 0;
+	return bi_error_set(err, -EXDEV,
+			    "binfmt_misc is not mounted in this user namespace, and registrations made through this "
+			    "mount namespace would vanish when binfmt exits, as Linux >= 6.7 keeps them only while a "
+			    "mount lasts, and %s: mount it where the engine lives first ('podman unshare mount -t binfmt_misc binfmt_misc %s' for rootless "
+			    "Podman; 'nsenter -U --preserve-credentials -m -t $(cat $XDG_RUNTIME_DIR/docker.pid) "
+			    "mount -t binfmt_misc binfmt_misc %s' for rootless Docker), or run the container with "
+			    "--pid=host",
+			    why, fs->path, fs->path);
+}
+
 /* Decide whether what we register through a mount we made will survive us. */
 static int check_persistence(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *err)
 {
@@ -365,18 +430,15 @@ static int check_persistence(struct binfmtfs *fs, const struct bfs_options *o, s
 	fs->persistent = true;
 	if (!fs->fresh_instance || bfs_kernel_version() < KERNEL_PER_USERNS_INSTANCES)
 		return 0;
-	if (fs->private_userns) {
-		/* A user namespace's instance is private by design; say so. */
-		fs->persistent = false;
-		return 0;
-	}
+	if (fs->private_userns)
+		return keep_userns_instance(fs, o, err);
 	nsfd = host_mntns_fd(&ours);
 	if (ours)
 		return 0; /* our mount is in the host's namespace and stays there */
 	if (nsfd >= 0 && fstatat(fs->dirfd, "status", &st, 0) == 0) {
-		r = mount_in_host_ns(nsfd, st.st_dev);
+		r = mount_in_ns(nsfd, BINFMTFS_DEFAULT_MOUNT, st.st_dev);
 		if (r == 0) {
-			snprintf(fs->note, sizeof(fs->note),
+			set_text(fs->note, sizeof(fs->note),
 				 "binfmt_misc was not mounted on the host: mounted it at %s in the host's mount namespace",
 				 BINFMTFS_DEFAULT_MOUNT);
 			return 0;
@@ -460,10 +522,15 @@ int bfs_open(struct binfmtfs *fs, const struct bfs_options *o, struct bi_error *
 			return bi_error_set(err, -EHOSTDOWN,
 					    "%s is an automount point that did not mount binfmt_misc: "
 					    "run 'systemctl start proc-sys-fs-binfmt_misc.mount' on the host", mp);
-		snprintf(fs->note, sizeof(fs->note), "triggered the automount at %s", mp);
+		set_text(fs->note, sizeof(fs->note), "triggered the automount at %s", mp);
 	}
-	if (type == BINFMTFS_MAGIC)
+	if (type == BINFMTFS_MAGIC) {
+		if (fs->private_userns)
+			set_text(fs->lifetime, sizeof(fs->lifetime),
+				 "these registrations are private to this user namespace and last while a mount of "
+				 "its binfmt_misc instance does (this one is at %s)", fs->path);
 		return bfs_attach(fs, err);
+	}
 	if (!o->may_mount)
 		return 0; /* not mounted: an empty registry as far as readers care */
 	r = ensure_filesystem(o, err);

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "binfmtfs.h"
@@ -100,6 +103,54 @@ static void kernel_version_parses(void **state)
 	assert_true(bfs_kernel_version() >= 2006);
 }
 
+/*
+ * bfs_userns_holder in a user namespace of our own: its oldest process is the
+ * one that made it (here a child whose name holds ") (", which the stat
+ * parser must read past), seen from a younger process of the same namespace.
+ * Needs unprivileged user namespaces; skipped where unshare fails.
+ */
+static void holder_is_the_oldest_of_the_user_namespace(void **state)
+{
+	int pfd[2], status;
+	pid_t outer;
+	(void)state;
+
+	assert_int_equal(pipe(pfd), 0);
+	outer = fork();
+	assert_true(outer >= 0);
+	if (outer == 0) {
+		struct ns_holder h = { 0 };
+		char line[160];
+		pid_t inner;
+		close(pfd[0]);
+		if (unshare(CLONE_NEWUSER) < 0) {
+			ssize_t w = write(pfd[1], "skip", 4);
+			_exit(w == 4 ? 0 : 1);
+		}
+		prctl(PR_SET_NAME, "a) (b c");
+		inner = fork();
+		if (inner == 0) {
+			int fd = bfs_userns_holder(&h);
+			snprintf(line, sizeof(line), "%d %d %s %d", fd >= 0, (int)h.pid, h.comm, h.same_mntns);
+			ssize_t w = write(pfd[1], line, strlen(line));
+			_exit(w > 0 ? 0 : 1);
+		}
+		waitpid(inner, &status, 0);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+	}
+	close(pfd[1]);
+	char got[160] = "", want[160];
+	ssize_t n = read(pfd[0], got, sizeof(got) - 1);
+	close(pfd[0]);
+	waitpid(outer, &status, 0);
+	assert_true(n > 0);
+	if (!strcmp(got, "skip"))
+		skip();
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	snprintf(want, sizeof(want), "1 %d a) (b c 1", (int)outer);
+	assert_string_equal(got, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +158,7 @@ int main(void)
 		cmocka_unit_test(missing_mountpoint_is_an_error),
 		cmocka_unit_test(filesystem_missing_from_kernel),
 		cmocka_unit_test(kernel_version_parses),
+		cmocka_unit_test(holder_is_the_oldest_of_the_user_namespace),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
