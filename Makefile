@@ -90,6 +90,7 @@ deps:
 
 fixtures:
 	tests/fixtures/fetch.sh
+	BUILD=$(BUILD) tests/fixtures/debian-roots.sh
 
 # A minimal autofs daemon the integration tests use to test automount handling.
 AUTOFSD := $(BUILD)/tests/autofsd
@@ -127,6 +128,7 @@ check:
 	$(MAKE) all unit
 	$(MAKE) qemu
 	tests/fixtures/fetch.sh
+	BUILD=$(BUILD) tests/fixtures/debian-roots.sh
 	BUILD=$(BUILD) tests/run
 
 # The main job: dependencies, build, register every emulator on this host, show the result.
@@ -301,6 +303,7 @@ valgrind-check:
 	$(MAKE) all unit
 	$(MAKE) qemu
 	tests/fixtures/fetch.sh
+	BUILD=$(BUILD) tests/fixtures/debian-roots.sh
 	$(MAKE) $(VALGRIND_BINFMT)
 	@for t in $(UNIT_BIN); do \
 		CMOCKA_MESSAGE_OUTPUT=TAP $(VALGRIND) $(VALGRIND_OPTS) $$t >/dev/null || \

@@ -214,10 +214,23 @@ int workdir_create(const char *dir, struct bi_error *err);
 
 /* --- namespace.c: creating the sandbox process -------------------------------------- */
 
+/* How an ordinary user's ids were mapped (subid.c). */
+struct idmap_result {
+	unsigned long uids, gids;  /* subordinate ids mapped as 1..N */
+	bool uid_map_written;      /* newuidmap worked, newgidmap did not */
+	char why[640];             /* why not (with the fix), when not */
+};
+/* Map the caller as root and its subordinate ranges as 1..N in pid's user
+ * namespace with newuidmap/newgidmap. 0, or -errno with res->why set; unless
+ * res->uid_map_written, nothing was written then. */
+int subid_write_maps(pid_t pid, struct idmap_result *res);
+
 struct ns_child {
 	pid_t pid;
 	bool userns;               /* in a new user namespace */
 	bool no_namespaces;        /* clone failed: none could be created */
+	bool single_ids;           /* an ordinary user's own ids only: idmap.why says why */
+	struct idmap_result idmap;
 };
 
 /* Fork-like clone3 into new namespaces: returns 0 in the child once emu-run
@@ -232,6 +245,9 @@ pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error
  * with err set. */
 pid_t ns_spawn_step(int *go_fd, struct bi_error *err);
 int ns_step_go(int go_fd);
+/* In the sandbox: why only the caller's own ids are mapped (with the fix),
+ * or NULL when they are not the only ones. */
+const char *ns_single_ids_why(void);
 /* Is our uid 0 emu-run's uid 0 (root called emu-run, identity map)? */
 bool ns_root_is_host_root(void);
 /* Bring up lo in a new network namespace (--network none). */

@@ -77,13 +77,36 @@ static int identity_map(const char *file, char *out, size_t n)
 	return used ? 0 : -EINVAL;
 }
 
+/* Single ids: an ordinary user may map only its own ids, to 0, and must deny
+ * setgroups before the gid map (or a process could drop a group that denies
+ * it access to something). */
+static int write_single_maps(pid_t pid, bool uid_done)
+{
+	char map[64];
+	int r = 0;
+
+	if (!uid_done) {
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)geteuid());
+		r = write_file(pid, "uid_map", map);
+	}
+	if (r == 0) {
+		r = write_file(pid, "setgroups", "deny");
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r == 0) {
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)getegid());
+		r = write_file(pid, "gid_map", map);
+	}
+	return r;
+}
+
 /*
  * Root keeps every id it has as itself, so --user, setgroups and file owners
- * work as without emu-run. Anyone else may map only their own ids, to 0, and
- * must deny setgroups first (or a process could drop a group that denies it
- * access to something).
+ * work as without emu-run. Anyone else gets its subordinate ranges as 1..N
+ * where it has them (subid.c), its own ids only otherwise.
  */
-static int write_id_maps(pid_t pid, bool root, struct bi_error *err)
+static int write_id_maps(pid_t pid, bool root, struct ns_child *out, struct bi_error *err)
 {
 	char map[8192];
 	int r;
@@ -96,16 +119,11 @@ static int write_id_maps(pid_t pid, bool root, struct bi_error *err)
 			r = identity_map("/proc/self/gid_map", map, sizeof(map));
 		if (r == 0)
 			r = write_file(pid, "gid_map", map);
+	} else if (subid_write_maps(pid, &out->idmap) == 0) {
+		r = 0;
 	} else {
-		r = write_file(pid, "setgroups", "deny");
-		if (r == 0 || r == -ENOENT) {
-			snprintf(map, sizeof(map), "0 %u 1", (unsigned)geteuid());
-			r = write_file(pid, "uid_map", map);
-		}
-		if (r == 0) {
-			snprintf(map, sizeof(map), "0 %u 1", (unsigned)getegid());
-			r = write_file(pid, "gid_map", map);
-		}
+		out->single_ids = true;
+		r = write_single_maps(pid, out->idmap.uid_map_written);
 	}
 	if (r < 0)
 		return bi_error_set(err, r, "cannot write the user namespace's id maps: %s", strerror(-r));
@@ -143,16 +161,27 @@ static uint64_t ns_flags(const struct emu_config *c)
 	return f;
 }
 
+/* "g", then why only the caller's own ids are mapped, if they are. */
+static char go_msg[1 + sizeof(((struct idmap_result *)0)->why)];
+
+const char *ns_single_ids_why(void)
+{
+	return go_msg[0] == 'g' && go_msg[1] ? go_msg + 1 : NULL;
+}
+
 /* In the child: die with emu-run, and wait until it has written our maps. */
 static pid_t child_wait_go(int pfd[2])
 {
-	char b;
+	ssize_t n;
 
 	close(pfd[1]);
 	/* getppid() is 0 across a pid namespace, so the pipe tells whether
-	 * emu-run is still there: EOF means it died before saying go. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || read(pfd[0], &b, 1) != 1)
+	 * emu-run is still there: EOF means it died before saying go. The go
+	 * message is one write below PIPE_BUF, so one read gets all of it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || (n = read(pfd[0], go_msg, sizeof(go_msg) - 1)) < 1 ||
+	    go_msg[0] != 'g')
 		_exit(EMU_EXIT_ERROR);
+	go_msg[n] = '\0';
 	close(pfd[0]);
 	return 0;
 }
@@ -209,9 +238,13 @@ pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error
 		return child_wait_go(pfd);
 	close(pfd[0]);
 	out->pid = pid;
-	r = out->userns ? write_id_maps(pid, geteuid() == 0, err) : 0;
-	if (r == 0 && write(pfd[1], "g", 1) != 1)
-		r = bi_error_set(err, -errno, "cannot start the sandbox: %s", strerror(errno));
+	r = out->userns ? write_id_maps(pid, geteuid() == 0, out, err) : 0;
+	if (r == 0) {
+		char go[sizeof(go_msg)];
+		int len = snprintf(go, sizeof(go), "g%s", out->single_ids ? out->idmap.why : "");
+		if (write(pfd[1], go, (size_t)len) != len)
+			r = bi_error_set(err, -errno, "cannot start the sandbox: %s", strerror(errno));
+	}
 	close(pfd[1]);
 	if (r < 0)
 		waitpid(pid, NULL, 0); /* it saw EOF instead of go, and exited */

@@ -86,6 +86,20 @@ static int wait_and_clean(pid_t pid, int rootfd, const struct placeholders *ph)
 	return rc;
 }
 
+/* --verbose: the ids the sandbox holds. */
+static void report_ids(const struct emu_config *c, const struct ns_child *ch)
+{
+	if (!ch->userns || geteuid() == 0)
+		return;
+	if (ch->single_ids)
+		emu_note(c, "ids: only your uid %u and gid %u, as root: %s", (unsigned)geteuid(), (unsigned)getegid(),
+			 ch->idmap.why);
+	else
+		emu_note(c, "ids: your uid %u and gid %u as root, %lu subordinate uids and %lu gids as 1 and up "
+			 "(newuidmap, newgidmap)", (unsigned)geteuid(), (unsigned)getegid(), ch->idmap.uids,
+			 ch->idmap.gids);
+}
+
 int emu_run(const struct emu_config *c)
 {
 	struct bi_error err = { 0 };
@@ -120,10 +134,16 @@ int emu_run(const struct emu_config *c)
 		emu_err("%s", err.msg);
 		return EMU_EXIT_ERROR;
 	}
+	report_ids(c, &ch);
 	/* EOF once the sandbox is set up (or gave up). */
 	placeholders_recv(rep[0], &ph);
 	close(rep[0]);
 	rc = wait_and_clean(pid, rootfd, &ph);
 	placeholders_free(&ph);
+	/* A distribution root's apt and dpkg fail without other ids: a failed
+	 * step there says what it ran with, and the fix. */
+	if (ch.single_ids && c->rootfs && rc != 0 && rc != EMU_EXIT_ERROR)
+		emu_err("note: the step failed (exit %d) with only your own uid and gid mapped (as root), where "
+			"setgroups, setuid to other users and chown to them fail: %s", rc, ch.idmap.why);
 	return rc;
 }

@@ -19,17 +19,26 @@
 #include "emu.h"
 #include "util.h"
 
-/* An unprivileged user's namespace holds only that user's own id (as 0). */
+/* An unprivileged user's namespace holds that user's own id (as 0) and, where
+ * it has them, its subordinate ranges (as 1..N). */
 static int check_mapped(const struct emu_config *c, struct emu_user *u, struct bi_error *err)
 {
 	bool can_set = ns_setgroups_allowed();
 	size_t n = 0;
 
-	if (!ns_id_mapped("/proc/self/uid_map", u->uid) || !ns_id_mapped("/proc/self/gid_map", u->gid))
+	const char *single = ns_single_ids_why();
+
+	if (!ns_id_mapped("/proc/self/uid_map", u->uid) || !ns_id_mapped("/proc/self/gid_map", u->gid)) {
+		if (single)
+			return bi_error_set(err, -EINVAL,
+					    "--user %s (uid %u, gid %u): that id does not exist in emu-run's user "
+					    "namespace, which holds only your own ids (as root): %s",
+					    c->user, (unsigned)u->uid, (unsigned)u->gid, single);
 		return bi_error_set(err, -EINVAL,
-				    "--user %s (uid %u, gid %u): that id does not exist in emu-run's user namespace, "
-				    "which for a regular user holds only the user's own id (as root); run emu-run "
-				    "as root to use other users", c->user, (unsigned)u->uid, (unsigned)u->gid);
+				    "--user %s (uid %u, gid %u): that id is outside the ids mapped in emu-run's user "
+				    "namespace (your own as root, then your subordinate ranges); use a user within them",
+				    c->user, (unsigned)u->uid, (unsigned)u->gid);
+	}
 	/* Groups that do not exist here cannot be set (nor could they be
 	 * dropped where setgroups is denied). */
 	for (size_t i = 0; i < u->ngroups && can_set; i++)

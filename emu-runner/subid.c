@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Subordinate ids for an ordinary user's sandbox, as rootless Podman and
+ * Buildah map them: the caller as root, the caller's /etc/subuid and
+ * /etc/subgid ranges as 1..N, written by the setuid helpers newuidmap and
+ * newgidmap (Debian's uidmap). Without them a user namespace holds only the
+ * caller's own ids, so apt cannot drop to _apt, dpkg cannot chown to system
+ * users and --user other than root cannot work.
+ *
+ * The ranges come from libsubid (shadow's, the library newuidmap itself
+ * checks them with, which also follows an nsswitch "subid:" service). It is
+ * loaded with dlopen only here: uidmap depends on it, so where the helpers
+ * are installed it is too, and emu-run does not link PAM and SELinux for
+ * everyone else.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "emu.h"
+#include "util.h"
+
+#define SUBID_SONAME "libsubid.so.4"
+#define MAX_RANGES 32 /* the kernel takes 340 lines; 1 + 32 is plenty */
+
+/* As in shadow's subid.h (ABI 4). */
+struct subid_range {
+	unsigned long start;
+	unsigned long count;
+};
+
+struct ranges {
+	struct subid_range r[MAX_RANGES];
+	size_t n;
+	unsigned long total;
+};
+
+__attribute__((format(printf, 3, 4))) static int why(char *buf, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+	return -ENOENT;
+}
+
+static int load_ranges(const char *owner, struct ranges *uids, struct ranges *gids, char *msg, size_t n)
+{
+	typedef bool (*init_fn)(const char *, FILE *);
+	typedef int (*get_fn)(const char *, struct subid_range **);
+	void *h = dlopen(SUBID_SONAME, RTLD_NOW | RTLD_LOCAL);
+	get_fn get[2];
+	init_fn init;
+	struct ranges *out[2] = { uids, gids };
+	_cleanup_fclose_ FILE *devnull = NULL;
+
+	if (!h)
+		return why(msg, n, "%s cannot be loaded (%s)", SUBID_SONAME, dlerror());
+	init = (init_fn)dlsym(h, "subid_init");
+	get[0] = (get_fn)dlsym(h, "subid_get_uid_ranges");
+	get[1] = (get_fn)dlsym(h, "subid_get_gid_ranges");
+	if (!get[0] || !get[1]) {
+		dlclose(h);
+		return why(msg, n, "%s has no subid_get_uid_ranges", SUBID_SONAME);
+	}
+	/* libsubid logs to a FILE: ours says everything in one line itself. */
+	devnull = fopen("/dev/null", "we");
+	if (init && devnull)
+		init("emu-run", devnull);
+	for (int k = 0; k < 2; k++) {
+		struct subid_range *r = NULL;
+		int got = get[k](owner, &r);
+		out[k]->n = 0;
+		out[k]->total = 0;
+		for (int i = 0; i < got && out[k]->n < MAX_RANGES; i++) {
+			if (!r[i].count)
+				continue;
+			out[k]->r[out[k]->n++] = r[i];
+			out[k]->total += r[i].count;
+		}
+		free(r);
+	}
+	dlclose(h);
+	return 0;
+}
+
+/* "PID 0 ID 1 START COUNT ..." as argv for newuidmap/newgidmap. */
+static int run_helper(const char *helper, pid_t pid, unsigned id, const struct ranges *rg, char *msg, size_t n)
+{
+	char args[2 + 3 * (1 + MAX_RANGES)][24];
+	char *argv[2 + 3 * (1 + MAX_RANGES) + 1];
+	unsigned long inside = 1;
+	size_t k = 0;
+	int pfd[2], status;
+	char out[256] = "";
+	ssize_t got = 0;
+
+	snprintf(args[k++], sizeof(args[0]), "%s", helper);
+	snprintf(args[k++], sizeof(args[0]), "%d", (int)pid);
+	snprintf(args[k++], sizeof(args[0]), "0");
+	snprintf(args[k++], sizeof(args[0]), "%u", id);
+	snprintf(args[k++], sizeof(args[0]), "1");
+	for (size_t i = 0; i < rg->n; i++) {
+		snprintf(args[k++], sizeof(args[0]), "%lu", inside);
+		snprintf(args[k++], sizeof(args[0]), "%lu", rg->r[i].start);
+		snprintf(args[k++], sizeof(args[0]), "%lu", rg->r[i].count);
+		inside += rg->r[i].count;
+	}
+	for (size_t i = 0; i < k; i++)
+		argv[i] = args[i];
+	argv[k] = NULL;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t h = fork();
+	if (h < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -errno;
+	}
+	if (h == 0) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		dup2(pfd[1], STDOUT_FILENO);
+		dup2(pfd[1], STDERR_FILENO);
+		execvp(helper, argv);
+		dprintf(STDERR_FILENO, "%s not found (%s)", helper, strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	got = read(pfd[0], out, sizeof(out) - 1);
+	close(pfd[0]);
+	out[got > 0 ? got : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	if (waitpid(h, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+			why(msg, n, "%s is not installed", helper);
+			return -ENOEXEC;
+		}
+		return why(msg, n, "%s failed: %s", helper, out[0] ? out : "no message");
+	}
+	return 0;
+}
+
+/* What to do about it: ranges for the user, the helpers, or both. */
+static void set_why(struct idmap_result *res, const char *what, const char *owner, bool ranges, bool helpers)
+{
+	char fix[400] = "";
+
+	if (ranges)
+		snprintf(fix, sizeof(fix),
+			 "as root, 'usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s' (a range no "
+			 "other user has)", owner);
+	if (helpers)
+		snprintf(fix + strlen(fix), sizeof(fix) - strlen(fix), "%sas root, 'apt-get install uidmap'",
+			 ranges ? " and " : "");
+	if (!fix[0])
+		snprintf(fix, sizeof(fix), "check %s's lines in /etc/subuid and /etc/subgid", owner);
+	snprintf(res->why, sizeof(res->why), "%s; for the other users' ids, %s", what, fix);
+}
+
+int subid_write_maps(pid_t pid, struct idmap_result *res)
+{
+	struct ranges uids, gids;
+	char owner[64], why_buf[sizeof(res->why)] = "";
+	struct passwd *pw = getpwuid(geteuid());
+	unsigned uid = (unsigned)geteuid(), gid = (unsigned)getegid();
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(owner, sizeof(owner), "%s", pw ? pw->pw_name : "");
+	if (!owner[0])
+		snprintf(owner, sizeof(owner), "%u", uid);
+	r = load_ranges(owner, &uids, &gids, why_buf, sizeof(why_buf));
+	if (r < 0) {
+		set_why(res, why_buf, owner, true, true); /* no libsubid: no uidmap either */
+		return r;
+	}
+	if (!uids.n || !gids.n) {
+		why(why_buf, sizeof(why_buf), "no subordinate %s for %s in %s", !uids.n ? "uids" : "gids", owner,
+		    !uids.n ? "/etc/subuid" : "/etc/subgid");
+		set_why(res, why_buf, owner, true, false);
+		return -ENOENT;
+	}
+	r = run_helper("newuidmap", pid, uid, &uids, why_buf, sizeof(why_buf));
+	if (r < 0) {
+		set_why(res, why_buf, owner, false, r == -ENOEXEC);
+		return r; /* nothing written: the caller maps the single ids */
+	}
+	res->uids = uids.total;
+	r = run_helper("newgidmap", pid, gid, &gids, why_buf, sizeof(why_buf));
+	if (r < 0) {
+		set_why(res, why_buf, owner, false, r == -ENOEXEC);
+		res->uid_map_written = true;
+		return r;
+	}
+	res->gids = gids.total;
+	return 0;
+}
