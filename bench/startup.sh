@@ -49,6 +49,27 @@ if [[ -x $EMU ]] && "$EMU" --arch arm64 --rootfs "$R" -- /bin/true >/dev/null 2>
 else
     b_fact startup.emu-run "pending: $EMU missing or failing (emu-run --arch arm64 --rootfs ROOT -- /bin/true)"
 fi
+# An ordinary user's start-up, single ids against subordinate ids (issue 13): the
+# same wrapper for both (a private mount namespace with the bench's own
+# /etc/subuid and /etc/subgid bound over the host's, then nobody), so the
+# difference is newuidmap + newgidmap and libsubid's lookup.
+sub=$RESULTS/subids
+mkdir -p "$sub" && chmod 755 "$sub"
+printf 'nobody:%s:65536\n' 1100000 >"$sub/ranges"
+: >"$sub/none"
+chmod 644 "$sub/ranges" "$sub/none"
+# The user's own root, as an ordinary user has it: unpacked by that user.
+rm -rf "$sub/root" && mkdir -p "$sub/root" && cp -a "$R/bin" "$R/etc" "$sub/root/" && chown -R 65534:65534 "$sub/root"
+as_nobody_cmd() {
+    echo "unshare --mount --propagation private sh -c 'mount --bind $sub/$1 /etc/subuid && mount --bind $sub/$1 /etc/subgid && cd / && exec setpriv --reuid=65534 --regid=65534 --clear-groups $EMU --arch arm64 --rootfs $sub/root -- /bin/true'"
+}
+if ((EUID == 0)) && command -v newuidmap >/dev/null && [[ -x $EMU ]] &&
+    sh -c "$(as_nobody_cmd ranges)" >/dev/null 2>&1 && sh -c "$(as_nobody_cmd none)" >/dev/null 2>&1; then
+    rows+=("emu-run-user-single=$(as_nobody_cmd none)" "emu-run-user-subids=$(as_nobody_cmd ranges)")
+    b_fact startup.subids "measured: emu-run as nobody with no subordinate range and with one of 65536 (newuidmap, newgidmap)"
+else
+    b_fact startup.subids "not measured: needs root and uidmap (newuidmap)"
+fi
 if bd_start arm64 native; then
     rows+=("docker-run=$BD_DOCKER run --rm --network=none --platform linux/arm64 bench-arm64 /bin/true"
         "docker-native=$BD_DOCKER run --rm --network=none --platform linux/amd64 bench-native /bin/true")

@@ -217,12 +217,13 @@ int workdir_create(const char *dir, struct bi_error *err);
 /* How an ordinary user's ids were mapped (subid.c). */
 struct idmap_result {
 	unsigned long uids, gids;  /* subordinate ids mapped as 1..N */
-	bool uid_map_written;      /* newuidmap worked, newgidmap did not */
+	bool uid_map_written;      /* newuidmap worked (when the other did not) */
+	bool gid_map_written;      /* newgidmap worked (when the other did not) */
 	char why[640];             /* why not (with the fix), when not */
 };
 /* Map the caller as root and its subordinate ranges as 1..N in pid's user
- * namespace with newuidmap/newgidmap. 0, or -errno with res->why set; unless
- * res->uid_map_written, nothing was written then. */
+ * namespace with newuidmap/newgidmap. 0, or -errno with res->why set; then
+ * only the maps res->uid_map_written / gid_map_written say were written. */
 int subid_write_maps(pid_t pid, struct idmap_result *res);
 
 struct ns_child {

@@ -80,7 +80,7 @@ static int identity_map(const char *file, char *out, size_t n)
 /* Single ids: an ordinary user may map only its own ids, to 0, and must deny
  * setgroups before the gid map (or a process could drop a group that denies
  * it access to something). */
-static int write_single_maps(pid_t pid, bool uid_done)
+static int write_single_maps(pid_t pid, bool uid_done, bool gid_done)
 {
 	char map[64];
 	int r = 0;
@@ -89,14 +89,14 @@ static int write_single_maps(pid_t pid, bool uid_done)
 		snprintf(map, sizeof(map), "0 %u 1", (unsigned)geteuid());
 		r = write_file(pid, "uid_map", map);
 	}
-	if (r == 0) {
+	if (r == 0 && !gid_done) {
 		r = write_file(pid, "setgroups", "deny");
 		if (r == -ENOENT)
 			r = 0;
-	}
-	if (r == 0) {
-		snprintf(map, sizeof(map), "0 %u 1", (unsigned)getegid());
-		r = write_file(pid, "gid_map", map);
+		if (r == 0) {
+			snprintf(map, sizeof(map), "0 %u 1", (unsigned)getegid());
+			r = write_file(pid, "gid_map", map);
+		}
 	}
 	return r;
 }
@@ -123,7 +123,7 @@ static int write_id_maps(pid_t pid, bool root, struct ns_child *out, struct bi_e
 		r = 0;
 	} else {
 		out->single_ids = true;
-		r = write_single_maps(pid, out->idmap.uid_map_written);
+		r = write_single_maps(pid, out->idmap.uid_map_written, out->idmap.gid_map_written);
 	}
 	if (r < 0)
 		return bi_error_set(err, r, "cannot write the user namespace's id maps: %s", strerror(-r));

@@ -92,18 +92,22 @@ static int load_ranges(const char *owner, struct ranges *uids, struct ranges *gi
 	return 0;
 }
 
-/* "PID 0 ID 1 START COUNT ..." as argv for newuidmap/newgidmap. */
-static int run_helper(const char *helper, pid_t pid, unsigned id, const struct ranges *rg, char *msg, size_t n)
+struct helper {
+	const char *name;
+	pid_t pid;
+	int out;                   /* its stdout and stderr */
+};
+
+/* Start HELPER PID 0 ID 1 START COUNT ... (newuidmap or newgidmap). */
+static int start_helper(struct helper *h, pid_t pid, unsigned id, const struct ranges *rg)
 {
 	char args[2 + 3 * (1 + MAX_RANGES)][24];
 	char *argv[2 + 3 * (1 + MAX_RANGES) + 1];
 	unsigned long inside = 1;
 	size_t k = 0;
-	int pfd[2], status;
-	char out[256] = "";
-	ssize_t got = 0;
+	int pfd[2];
 
-	snprintf(args[k++], sizeof(args[0]), "%s", helper);
+	snprintf(args[k++], sizeof(args[0]), "%s", h->name);
 	snprintf(args[k++], sizeof(args[0]), "%d", (int)pid);
 	snprintf(args[k++], sizeof(args[0]), "0");
 	snprintf(args[k++], sizeof(args[0]), "%u", id);
@@ -117,37 +121,53 @@ static int run_helper(const char *helper, pid_t pid, unsigned id, const struct r
 	for (size_t i = 0; i < k; i++)
 		argv[i] = args[i];
 	argv[k] = NULL;
+	h->pid = -1;
+	h->out = -1;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
-	pid_t h = fork();
-	if (h < 0) {
+	h->pid = fork();
+	if (h->pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
 		return -errno;
 	}
-	if (h == 0) {
+	if (h->pid == 0) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (null >= 0)
 			dup2(null, STDIN_FILENO);
 		dup2(pfd[1], STDOUT_FILENO);
 		dup2(pfd[1], STDERR_FILENO);
-		execvp(helper, argv);
-		dprintf(STDERR_FILENO, "%s not found (%s)", helper, strerror(errno));
+		execvp(h->name, argv);
 		_exit(127);
 	}
 	close(pfd[1]);
-	got = read(pfd[0], out, sizeof(out) - 1);
-	close(pfd[0]);
+	h->out = pfd[0];
+	return 0;
+}
+
+/* Wait for it: 0, -ENOEXEC when it is not installed, or -EPERM with its words in msg. */
+static int finish_helper(struct helper *h, int started, char *msg, size_t n)
+{
+	char out[256] = "";
+	ssize_t got;
+	int status = 0;
+
+	if (started < 0)
+		return why(msg, n, "%s cannot be started: %s", h->name, strerror(-started));
+	got = read(h->out, out, sizeof(out) - 1);
+	close(h->out);
 	out[got > 0 ? got : 0] = '\0';
 	out[strcspn(out, "\n")] = '\0';
-	if (waitpid(h, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-			why(msg, n, "%s is not installed", helper);
-			return -ENOEXEC;
-		}
-		return why(msg, n, "%s failed: %s", helper, out[0] ? out : "no message");
+	if (waitpid(h->pid, &status, 0) < 0)
+		return why(msg, n, "%s: %s", h->name, strerror(errno));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+		why(msg, n, "%s is not installed", h->name);
+		return -ENOEXEC;
 	}
-	return 0;
+	why(msg, n, "%s failed: %s", h->name, out[0] ? out : "no message");
+	return -EPERM;
 }
 
 /* What to do about it: ranges for the user, the helpers, or both. */
@@ -190,18 +210,20 @@ int subid_write_maps(pid_t pid, struct idmap_result *res)
 		set_why(res, why_buf, owner, true, false);
 		return -ENOENT;
 	}
-	r = run_helper("newuidmap", pid, uid, &uids, why_buf, sizeof(why_buf));
-	if (r < 0) {
-		set_why(res, why_buf, owner, false, r == -ENOEXEC);
-		return r; /* nothing written: the caller maps the single ids */
+	/* Both helpers at once: each is a setuid exec, the slow part of this. */
+	struct helper hu = { .name = "newuidmap" }, hg = { .name = "newgidmap" };
+	int su = start_helper(&hu, pid, uid, &uids), sg = start_helper(&hg, pid, gid, &gids);
+	char gwhy[sizeof(why_buf)] = "";
+	int ru = finish_helper(&hu, su, why_buf, sizeof(why_buf));
+	int rg = finish_helper(&hg, sg, gwhy, sizeof(gwhy));
+
+	res->uid_map_written = ru == 0;
+	res->gid_map_written = rg == 0;
+	if (ru < 0 || rg < 0) {
+		set_why(res, ru < 0 ? why_buf : gwhy, owner, false, (ru < 0 ? ru : rg) == -ENOEXEC);
+		return ru < 0 ? ru : rg; /* the caller maps the single ids the helpers did not */
 	}
 	res->uids = uids.total;
-	r = run_helper("newgidmap", pid, gid, &gids, why_buf, sizeof(why_buf));
-	if (r < 0) {
-		set_why(res, why_buf, owner, false, r == -ENOEXEC);
-		res->uid_map_written = true;
-		return r;
-	}
 	res->gids = gids.total;
 	return 0;
 }
