@@ -70,7 +70,7 @@ int bfs_userns_holder(struct ns_holder *h)
 		return -ENOENT;
 	while ((de = readdir(d))) {
 		char *end, comm[sizeof(h->comm)];
-		unsigned long long start;
+		unsigned long long start = 0;
 		long pid = strtol(de->d_name, &end, 10);
 		_cleanup_close_ int piddir = -1;
 
