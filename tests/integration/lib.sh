@@ -365,7 +365,7 @@ run() {
     OUT=$("$@" 2>"$ef")
     RC=$?
     # -a: a message with bytes that are not UTF-8 is text still, never "binary file matches".
-    ERR=$(grep -av '^binfmt: note: running in a user namespace' "$ef")
+    ERR=$(grep -av '^binfmt: note: these registrations are private to this user namespace' "$ef")
     rm -f "$ef"
 }
 
