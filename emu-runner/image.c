@@ -221,6 +221,8 @@ int image_config_parse(const char *json, size_t len, const char *what, struct pl
 	size_t i;
 	int r = 0;
 
+	if (diff)
+		memset(diff, 0, sizeof(*diff));
 	if (!root)
 		return -EINVAL;
 	if (platform_of(root, "os", "architecture", p) < 0) {
@@ -230,7 +232,6 @@ int image_config_parse(const char *json, size_t len, const char *what, struct pl
 	ids = json_object_get(json_object_get(root, "rootfs"), "diff_ids");
 	if (!diff)
 		goto out;
-	memset(diff, 0, sizeof(*diff));
 	json_array_foreach(ids, i, d) {
 		if (image_digest_hex(json_string_value(d), hex) < 0) {
 			r = bi_error_set(err, -EINVAL, "%s: diff_id %zu is not a sha256 digest", what, i);
