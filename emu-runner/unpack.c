@@ -516,7 +516,7 @@ static int desc_platform(const struct source *s, struct image_desc *d, struct bi
 	_cleanup_free_ char *json = NULL, *cjson = NULL;
 	struct image_manifest m;
 	char what[PATH_MAX + 100];
-	size_t len, clen;
+	size_t len = 0, clen = 0;
 	int r;
 
 	snprintf(what, sizeof(what), "%s: manifest sha256:%.12s", s->what, d->hex);
@@ -556,7 +556,7 @@ static int index_flatten(const struct source *s, const char *json, size_t len, c
 		struct image_desc *d = &x.descs[i];
 		_cleanup_free_ char *sub = NULL;
 		char subwhat[PATH_MAX + 100];
-		size_t sublen;
+		size_t sublen = 0;
 		if (d->is_index && depth < 2) {
 			snprintf(subwhat, sizeof(subwhat), "%s: index sha256:%.12s", s->what, d->hex);
 			r = blob_json(s, d->hex, "index", &sub, &sublen, err);
@@ -581,13 +581,13 @@ static int choose_oci(const struct emu_config *c, const struct source *s, const 
 	struct image_index all = { 0 };
 	_cleanup_free_ char *mjson = NULL;
 	char what[PATH_MAX + 100];
-	size_t mlen;
+	size_t mlen = 0;
 	int r, k;
 
 	snprintf(what, sizeof(what), "%s: index.json", s->what);
 	r = index_flatten(s, json, len, what, 0, &all, err);
 	k = r < 0 ? r : image_choose(&all, &c->platform, s->what, err);
-	if (k >= 0)
+	if (k >= 0 && all.descs)
 		memcpy(key, all.descs[k].hex, 65);
 	image_index_free(&all);
 	if (k < 0)
@@ -612,7 +612,7 @@ static int choose_docker(const struct emu_config *c, const struct source *s, con
 		_cleanup_free_ char *cjson = NULL;
 		_cleanup_close_ int fd = -1;
 		char what[PATH_MAX + 100];
-		size_t clen;
+		size_t clen = 0;
 		if ((r = image_docker_parse(json, len, k, m, err)) == -ENOENT) {
 			r = image_choose(&seen, &c->platform, s->what, err);
 			break;
@@ -713,7 +713,7 @@ static int prepare(struct emu_config *c, struct source *s, struct bi_error *err)
 	_cleanup_free_ char *json = NULL;
 	char key[65], entry[PATH_MAX + 80];
 	struct stat st;
-	size_t len;
+	size_t len = 0;
 	bool docker = false;
 	int r;
 

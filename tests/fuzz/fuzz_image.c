@@ -68,10 +68,10 @@ static void check_manifests(const char *s, size_t n)
 	check_msg(r, &err, "image_manifest_parse");
 	for (size_t i = 0; r == 0 && i < m.nlayers; i++)
 		CHECK(hex64(m.layers[i]), "layer digest '%s'", m.layers[i]);
-	if (r == 0)
+	if (r == 0) {
 		CHECK(hex64(m.config), "config digest '%s'", m.config);
-	if (r == 0)
 		image_manifest_free(&m);
+	}
 	memset(&err, 0, sizeof(err));
 	r = image_config_parse(s, n, "config", &p, &diff, &err);
 	check_msg(r, &err, "image_config_parse");
