@@ -192,10 +192,22 @@ $(BUILD)/obj/emu-runner/%.o: emu-runner/%.c emu-runner/emu.h $(wildcard binfmt/l
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+# --image (unpack.c): libarchive reads the tars and their compression, nettle
+# (which libarchive links anyway) checks sha256 digests. emu-run only.
+EMU_PKGS   := libarchive nettle
+EMU_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(EMU_PKGS) 2>/dev/null || echo PKG_CONFIG_FAILED)
+EMU_LIBS   := $(shell $(PKG_CONFIG) --libs $(EMU_PKGS) 2>/dev/null || echo PKG_CONFIG_FAILED)
+ifneq ($(filter PKG_CONFIG_FAILED,$(EMU_CFLAGS) $(EMU_LIBS)),)
+ifeq ($(filter deps check clean,$(MAKECMDGOALS)),)
+$(error pkg-config cannot find $(EMU_PKGS): run 'make deps' (Debian: libarchive-dev nettle-dev))
+endif
+endif
+$(BUILD)/obj/emu-runner/unpack.o: ALL_CFLAGS += $(EMU_CFLAGS)
+
 $(BUILD)/bin/emu-run: $(EMU_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(EMU_OBJ) $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(EMU_OBJ) $(LIB) $(PKG_LIBS) $(EMU_LIBS)
 
 # === hardening: fuzzing, sanitizers, valgrind, lint (issue 7; docs/security.md) ===========
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="register entry ..."]
@@ -208,13 +220,13 @@ $(BUILD)/bin/emu-run: $(EMU_OBJ) $(LIB)
 #   make lint              cppcheck and clang-tidy with the committed configuration
 # make check builds fuzz-replay-<target> (the targets without libFuzzer, any compiler) and
 # the errno shim; tests/integration/90-fuzz-corpus.sh and 95-faults*.sh use them.
-FUZZ_TARGETS ?= register entry platform cli elf emu emucli
+FUZZ_TARGETS ?= register entry platform cli elf emu emucli image
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CPPFLAGS = -D_GNU_SOURCE -DBINFMT_VERSION='"$(VERSION)"' -Ibinfmt/lib -Ibinfmt/cli -Iemu-runner -Itests/fuzz
-FUZZ_EMU_SRC := emu-runner/user.c emu-runner/env.c emu-runner/resolve.c emu-runner/options.c
+FUZZ_EMU_SRC := emu-runner/user.c emu-runner/env.c emu-runner/resolve.c emu-runner/options.c emu-runner/image.c
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/binfmt/cli/options.o \
                 $(FUZZ_BUILD)/obj/tests/fuzz/kmodel.o $(FUZZ_EMU_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_HDRS     = $(wildcard binfmt/lib/*.h) binfmt/cli/options.h emu-runner/emu.h tests/fuzz/fuzz.h tests/fuzz/kmodel.h
@@ -325,7 +337,7 @@ lint:
 		-D_GNU_SOURCE -DBINFMT_VERSION='"$(VERSION)"' $(LINT_INC) $(LINT_SRC)
 	@echo "  TIDY   $(words $(LINT_SRC)) files (.clang-tidy)"
 	$(Q)printf '%s\n' $(LINT_SRC) | xargs -P $$(nproc) -I{} $(CLANG_TIDY) --quiet {} -- -std=gnu11 \
-		-D_GNU_SOURCE -DBINFMT_VERSION='"$(VERSION)"' $(LINT_INC) $(PKG_CFLAGS)
+		-D_GNU_SOURCE -DBINFMT_VERSION='"$(VERSION)"' $(LINT_INC) $(PKG_CFLAGS) $(EMU_CFLAGS)
 # === end of hardening ==================================================================
 
 # === image / e2e (owner: packaging/image, tests/e2e) ====================================

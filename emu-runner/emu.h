@@ -54,7 +54,9 @@ struct emu_config {
 				    * arm on arm64): native only if its probe runs here */
 	struct platform platform;  /* TARGET*: os, arch, variant ("" when none) */
 	struct platform build_platform; /* BUILD* */
-	const char *rootfs;
+	const char *rootfs;        /* --rootfs, or the cached root of --image */
+	const char *image;         /* --image PATH */
+	char *image_rootfs;        /* what rootfs points to after --image (owned) */
 	const char *workdir;
 	const char *user;
 	char **env;                /* -e and --env-file, in order, repeated keys kept: "K=V" (NULL-terminated) */
@@ -327,6 +329,61 @@ struct janitor {
 int janitor_start(struct janitor *j, int rootfd, pid_t sandbox, const struct placeholders *ph);
 /* emu-run has removed the placeholders itself: tell the janitor, reap it. */
 void janitor_dismiss(struct janitor *j);
+
+/* --- image.c: OCI and docker-archive metadata, layer entry paths (pure) ---------- */
+
+struct image_desc {
+	char hex[65];              /* sha256 of the manifest (or nested index) */
+	char media_type[128];
+	bool is_index;             /* an image index / manifest list, not a manifest */
+	bool has_platform;
+	struct platform platform;  /* normalized; valid when has_platform */
+};
+
+struct image_index {
+	struct image_desc *descs;
+	size_t n;
+};
+
+struct image_manifest {
+	char *config;              /* OCI: the config's sha256 hex; docker: its path */
+	char **layers;             /* OCI: sha256 hex of each layer; docker: paths; in order */
+	size_t nlayers;
+};
+
+enum { IMAGE_ENTRY_PLAIN, IMAGE_ENTRY_WHITEOUT, IMAGE_ENTRY_OPAQUE };
+
+/* "sha256:<64 lowercase hex>" -> hex. -EINVAL otherwise (other algorithms too). */
+int image_digest_hex(const char *digest, char hex[65]);
+/* The hex of a docker-archive blob path: <hex>.json, <hex>.tar, blobs/sha256/<hex>. */
+int image_path_hex(const char *path, char hex[65]);
+/* index.json (or a nested index); what names it in messages. -EINVAL with err set. */
+int image_index_parse(const char *json, size_t len, const char *what, struct image_index *x, struct bi_error *err);
+void image_index_free(struct image_index *x);
+/* The index of the first descriptor whose platform is want, else -ENOENT with
+ * err listing the platforms the index has. */
+int image_choose(const struct image_index *x, const struct platform *want, const char *what, struct bi_error *err);
+int image_manifest_parse(const char *json, size_t len, const char *what, struct image_manifest *m,
+			 struct bi_error *err);
+void image_manifest_free(struct image_manifest *m);
+/* An image config: its platform, and (diff non-NULL) rootfs.diff_ids as layers. */
+int image_config_parse(const char *json, size_t len, const char *what, struct platform *p, struct image_manifest *diff,
+		       struct bi_error *err);
+/* docker save's manifest.json, image k: Config and Layers paths. -ENOENT
+ * (err untouched) past the last image. */
+int image_docker_parse(const char *json, size_t len, size_t k, struct image_manifest *m, struct bi_error *err);
+/* A layer entry's path, normalized ("./a//b" -> "a/b", "" the root), into out:
+ * IMAGE_ENTRY_PLAIN; IMAGE_ENTRY_WHITEOUT (out: the path it deletes);
+ * IMAGE_ENTRY_OPAQUE (out: the directory made opaque). -EXDEV for ".." or a
+ * whiteout naming nothing, -ENAMETOOLONG. */
+int image_entry_path(const char *raw, char *out, size_t n);
+
+/* --- unpack.c: --image to a cached root -------------------------------------------- */
+
+/* Choose the manifest for c->platform in c->image, verify and unpack it into
+ * the cache (or find it there), and point c->rootfs at it with --overlay.
+ * Returns 0 or -errno with err set (one line). */
+int image_prepare(struct emu_config *c, struct bi_error *err);
 
 /* --- run.c: emu-run's own process -------------------------------------------------- */
 

@@ -20,6 +20,7 @@
 enum {
 	OPT_ARCH = CHAR_MAX + 1,
 	OPT_ROOTFS,
+	OPT_IMAGE,
 	OPT_ENV_FILE,
 	OPT_BIND,
 	OPT_NETWORK,
@@ -61,6 +62,7 @@ static void usage(void)
 	printf("Usage:\n"
 	       " %s --arch PLATFORM [--rootfs DIR] [options] [--] COMMAND [ARG...]\n"
 	       " %s --arch PLATFORM [--rootfs DIR] [options] --shell 'STEP' [ARG...]\n"
+	       " %s --arch PLATFORM --image PATH [options] [--] COMMAND [ARG...]\n"
 	       "\n"
 	       "Run a command for another CPU architecture through QEMU user-mode emulation: a\n"
 	       "Dockerfile RUN step inside a root filesystem, or a foreign program from this host.\n"
@@ -77,6 +79,11 @@ static void usage(void)
 	       "                           read-only /sys, /etc/hosts, the host's resolv.conf;\n"
 	       "                           changes persist in DIR\n"
 	       "     --overlay             with --rootfs: write to a throw-away overlay instead\n"
+	       "     --image PATH          run in the image at PATH for --arch: an OCI image layout\n"
+	       "                           directory, an OCI archive or a docker-archive (docker\n"
+	       "                           save) tarball; its layers are checked, unpacked once\n"
+	       "                           into $XDG_CACHE_HOME/emu-run/images and used as with\n"
+	       "                           --rootfs and --overlay (the cached root never changes)\n"
 	       " -w, --workdir DIR         working directory (created with --rootfs; default /)\n"
 	       " -e, --env KEY[=VALUE]     set a variable (KEY alone: emu-run's own value); a later\n"
 	       "                           value for a KEY replaces an earlier one in its place\n"
@@ -103,7 +110,7 @@ static void usage(void)
 	       "\n"
 	       "Exit status: the command's; 128+N when it was killed by signal N;\n"
 	       "125 emu-run failed; 126 the command cannot be executed; 127 it was not found.\n",
-	       prog, prog, EMU_ENV_NO_PRIVATE);
+	       prog, prog, prog, EMU_ENV_NO_PRIVATE);
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -164,6 +171,7 @@ void emu_config_free(struct emu_config *c, char **argv)
 	for (size_t i = 0; i < c->nbinds; i++)
 		free((char *)c->binds[i].src); /* owns the SRC:DST copy */
 	free(c->binds);
+	free(c->image_rootfs);
 	if (c->argv && c->argv != argv + optind)
 		free(c->argv);
 	env_free(c->env);
@@ -182,6 +190,7 @@ static int parse_option(struct emu_config *c, int opt, const char **shell)
 	switch (opt) {
 	case OPT_ARCH: c->arch = optarg; break;
 	case OPT_ROOTFS: c->rootfs = optarg; break;
+	case OPT_IMAGE: c->image = optarg; break;
 	case OPT_OVERLAY: c->overlay = true; break;
 	case OPT_UNSAFE_NO_USERNS: c->unsafe_no_userns = true; break;
 	case 'w': c->workdir = optarg; break;
@@ -279,6 +288,7 @@ int emu_parse_args(int argc, char **argv, struct emu_config *c)
 	static const struct option longopts[] = {
 		{ "arch", required_argument, NULL, OPT_ARCH },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+		{ "image", required_argument, NULL, OPT_IMAGE },
 		{ "overlay", no_argument, NULL, OPT_OVERLAY },
 		{ "unsafe-no-userns", no_argument, NULL, OPT_UNSAFE_NO_USERNS },
 		{ "workdir", required_argument, NULL, 'w' },
@@ -306,8 +316,10 @@ int emu_parse_args(int argc, char **argv, struct emu_config *c)
 			return rc;
 	if ((rc = resolve_arch(c)) >= 0)
 		return rc;
-	if (c->overlay && !c->rootfs)
-		return usage_error("--overlay needs --rootfs");
+	if (c->image && c->rootfs)
+		return usage_error("--image and --rootfs are mutually exclusive");
+	if (c->overlay && !c->rootfs && !c->image)
+		return usage_error("--overlay needs --rootfs (--image implies it)");
 	e = getenv(EMU_ENV_NO_PRIVATE);
 	c->no_private_binfmt = e && *e && strcmp(e, "0") != 0;
 	return set_command(c, shell, argc, argv);

@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
     build-essential pkg-config
     libelf-dev libcap-dev libmount-dev libjansson-dev libkmod-dev
+    libarchive-dev nettle-dev  # emu-run --image: the tars, their compression, sha256
     libcmocka-dev
     qemu-user-static
     perl            # prove(1)
