@@ -193,10 +193,11 @@ $(BUILD)/obj/emu-runner/%.o: emu-runner/%.c emu-runner/emu.h $(wildcard binfmt/l
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # --image (unpack.c): libarchive reads the tars and their compression, nettle
-# (which libarchive links anyway) checks sha256 digests. emu-run only.
+# (which libarchive links anyway) checks sha256 digests. emu-run only. libarchive
+# is dlopen()ed by unpack.c (its header types the calls), so only nettle is linked.
 EMU_PKGS   := libarchive nettle
 EMU_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(EMU_PKGS) 2>/dev/null || echo PKG_CONFIG_FAILED)
-EMU_LIBS   := $(shell $(PKG_CONFIG) --libs $(EMU_PKGS) 2>/dev/null || echo PKG_CONFIG_FAILED)
+EMU_LIBS   := $(shell $(PKG_CONFIG) --libs nettle 2>/dev/null || echo PKG_CONFIG_FAILED)
 ifneq ($(filter PKG_CONFIG_FAILED,$(EMU_CFLAGS) $(EMU_LIBS)),)
 ifeq ($(filter deps check clean,$(MAKECMDGOALS)),)
 $(error pkg-config cannot find $(EMU_PKGS): run 'make deps' (Debian: libarchive-dev nettle-dev))
