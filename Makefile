@@ -198,14 +198,18 @@ $(BUILD)/obj/emu-runner/%.o: emu-runner/%.c emu-runner/emu.h $(wildcard binfmt/l
 EMU_PKGS   := libarchive nettle
 EMU_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(EMU_PKGS) 2>/dev/null || echo PKG_CONFIG_FAILED)
 EMU_LIBS   := $(shell $(PKG_CONFIG) --libs nettle 2>/dev/null || echo PKG_CONFIG_FAILED)
-ifneq ($(filter PKG_CONFIG_FAILED,$(EMU_CFLAGS) $(EMU_LIBS)),)
-ifeq ($(filter deps check clean,$(MAKECMDGOALS)),)
-$(error pkg-config cannot find $(EMU_PKGS): run 'make deps' (Debian: libarchive-dev nettle-dev))
-endif
-endif
-$(BUILD)/obj/emu-runner/unpack.o: ALL_CFLAGS += $(EMU_CFLAGS)
+# Checked when emu-run is built, not at parse time: the image's cross builds of
+# binfmt alone (packaging/image/build.sh, an arm64 sysroot) have no libarchive.
+EMU_PKG_CHECK = $(if $(filter PKG_CONFIG_FAILED,$(EMU_CFLAGS) $(EMU_LIBS)), \
+	@echo "pkg-config cannot find $(EMU_PKGS): run 'make deps' (Debian: libarchive-dev nettle-dev)" >&2; exit 1)
+$(BUILD)/obj/emu-runner/unpack.o: emu-runner/unpack.c emu-runner/emu.h $(wildcard binfmt/lib/*.h)
+	$(EMU_PKG_CHECK)
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(EMU_CFLAGS) -c -o $@ $<
 
 $(BUILD)/bin/emu-run: $(EMU_OBJ) $(LIB)
+	$(EMU_PKG_CHECK)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--as-needed -o $@ $(EMU_OBJ) $(LIB) $(PKG_LIBS) $(EMU_LIBS)

@@ -71,10 +71,12 @@ static int load_ranges(const char *owner, struct ranges *uids, struct ranges *gi
 		dlclose(h);
 		return why(msg, n, "%s has no subid_get_uid_ranges", SUBID_SONAME);
 	}
-	/* libsubid logs to a FILE: ours says everything in one line itself. */
+	/* libsubid logs to a FILE: ours says everything in one line itself. Its
+	 * program name stays "(libsubid)": a name given here is strdup()ed and
+	 * never freed (LeakSanitizer). */
 	devnull = fopen("/dev/null", "we");
 	if (init && devnull)
-		init("emu-run", devnull);
+		init(NULL, devnull);
 	for (int k = 0; k < 2; k++) {
 		struct subid_range *r = NULL;
 		int got = get[k](owner, &r);
