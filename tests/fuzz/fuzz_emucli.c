@@ -3,8 +3,9 @@
  * emu-run's command line (emu-runner/options.c): argv from the input split on
  * NUL bytes, with argv[0] = "emu-run". Parsing never crashes or leaks, returns
  * -1 (go on), 0 (--help, --version) or 125 (usage error); a configuration it
- * lets through has a resolved target, a command, --overlay only with --rootfs,
- * --shell as /bin/sh -c, and binds with both paths; parsing the same argv
+ * lets through has a resolved target, a command, --overlay only with --rootfs
+ * or --image (which implies it), --shell as /bin/sh -c, and binds with both
+ * paths; parsing the same argv
  * again gives the same answer. Inputs naming --env-file are skipped: it reads
  * the named file, which is env.c's business (fuzzed by fuzz_emu).
  */
@@ -21,7 +22,7 @@ static void check_config(const struct emu_config *c)
 {
 	CHECK(c->arch && c->target, "accepted without a resolved --arch");
 	CHECK(c->argv && c->argv[0], "accepted without a command");
-	CHECK(!c->overlay || c->rootfs, "--overlay without --rootfs");
+	CHECK(!c->overlay || c->rootfs || c->image, "--overlay without --rootfs or --image");
 	for (size_t i = 0; i < c->nbinds; i++)
 		CHECK(c->binds[i].src[0] && c->binds[i].dst[0], "a bind with an empty path");
 }
