@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "entry.h"
@@ -198,6 +199,7 @@ struct rootfs {
 	bool *bind_dir;
 	size_t nbinds;
 	struct placeholders ph;    /* created inside the root (empty with --overlay) */
+	struct step_ids *ids;      /* a root caller's idmapped root and binds (taken), or NULL */
 };
 
 void rootfs_init(struct rootfs *r, int rootfd);
@@ -216,6 +218,18 @@ int workdir_create(const char *dir, struct bi_error *err);
 
 /* --- namespace.c: creating the sandbox process -------------------------------------- */
 
+/* An owner's subordinate ranges, as libsubid reads them (subid.c). */
+#define SUBID_MAX_RANGES 32        /* the kernel takes 340 lines; 1 + 32 is plenty */
+struct subid_ranges {
+	unsigned long start[SUBID_MAX_RANGES], count[SUBID_MAX_RANGES];
+	size_t n;
+	unsigned long total;
+};
+/* owner's /etc/subuid and /etc/subgid ranges (or its nsswitch "subid:"
+ * service) through libsubid, loaded only now. 0 (perhaps none: n == 0), or
+ * -ENOENT with msg saying why libsubid cannot be used. */
+int subid_ranges(const char *owner, struct subid_ranges *uids, struct subid_ranges *gids, char *msg, size_t n);
+
 /* How an ordinary user's ids were mapped (subid.c). */
 struct idmap_result {
 	unsigned long uids, gids;  /* subordinate ids mapped as 1..N */
@@ -227,6 +241,35 @@ struct idmap_result {
  * namespace with newuidmap/newgidmap. 0, or -errno with res->why set; then
  * only the maps res->uid_map_written / gid_map_written say were written. */
 int subid_write_maps(pid_t pid, struct idmap_result *res);
+
+/* --- idmap.c: a root caller's step in an unprivileged range (issue 19) ------------- */
+
+/* Without ranges for root in /etc/subuid and /etc/subgid: the last 64K block
+ * of systemd's container range (524288..1879048191, docs/UIDS-GIDS.md), which
+ * no distribution gives to users. */
+#define EMU_ROOT_IDS_START 1878982656UL
+#define EMU_ROOT_IDS_COUNT 65536UL
+
+struct step_ids {
+	bool on;                   /* the step's ids are these ranges, its root idmapped */
+	bool from_subid;           /* root's own ranges (else the default block) */
+	char uid_map[1024], gid_map[1024]; /* "inside outside count" lines, inside from 0 */
+	unsigned long uids, gids;  /* how many ids, as 0..N-1 */
+	unsigned long uid0, gid0;  /* the host's ids of the step's root */
+	int root_mnt;              /* the rootfs, idmapped and detached; -1 */
+	int *bind_mnt;             /* per --bind: idmapped and detached, or -1 (bound as is) */
+	size_t nbinds;
+	char why[640];             /* off: why; on: a --bind bound as is */
+};
+
+/* In emu-run, as the host's root with --rootfs: choose the ranges, idmap
+ * the root and the --bind sources. ids->on false (why set) where it cannot
+ * be done, and always for other callers. 0, or -ENOMEM. */
+int idmap_prepare(const struct emu_config *c, int rootfd, struct step_ids *ids);
+/* Close the fds (on and why stay, for the report). */
+void idmap_release(struct step_ids *ids);
+/* Is id inside one of map's lines? Then *host (when not NULL) is its outside id. */
+bool idmap_to_host(const char *map, unsigned long id, unsigned long *host);
 
 struct ns_child {
 	pid_t pid;
@@ -240,13 +283,15 @@ struct ns_child {
  * has written its id maps, the child's pid in emu-run, or -errno with err set.
  * Without user namespaces, root still gets the others; anyone else gets
  * -EPERM (the caller may then run the step without namespaces). */
+/* fork-like clone3 (clone where there is none) with these namespace flags. */
+pid_t clone3_fork(uint64_t flags);
 pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error *err);
 /* In the sandbox, once its mounts are final: fork-like clone3 into the
  * step's own user namespace (a child of the sandbox's, so the sandbox's
  * mounts are locked to it), its id maps written. The child waits until
  * ns_step_go(*go_fd) and then returns 0; the parent gets its pid, or -errno
  * with err set. */
-pid_t ns_spawn_step(int *go_fd, struct bi_error *err);
+pid_t ns_spawn_step(const struct step_ids *ids, int *go_fd, struct bi_error *err);
 int ns_step_go(int go_fd);
 /* In the sandbox: why only the caller's own ids are mapped (with the fix),
  * or NULL when they are not the only ones. */
@@ -308,6 +353,7 @@ __attribute__((noreturn)) void step_exec(const struct step *s);
 
 struct sandbox_args {
 	const struct emu_config *c;
+	struct step_ids *ids;      /* idmap.c (its fds are ours) */
 	struct emulation *em;
 	int report_fd;             /* write end: placeholders, then closed */
 	int rootfd;                /* emu-run's fd of --rootfs (its mount namespace), or -1 */

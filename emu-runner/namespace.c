@@ -23,7 +23,7 @@
 #include "emu.h"
 #include "util.h"
 
-static pid_t clone3_fork(uint64_t flags)
+pid_t clone3_fork(uint64_t flags)
 {
 	struct clone_args args = { .flags = flags, .exit_signal = SIGCHLD };
 	long pid;
@@ -252,24 +252,28 @@ pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error
 }
 
 /*
- * The step's ids in its own user namespace. Every id of the sandbox's as
- * itself for now; subordinate ranges (issue 13) go here, as further lines.
+ * The step's ids in its own user namespace: a root caller's step in its
+ * unprivileged range (idmap.c; our own namespace keeps the host's ids, so
+ * these are host ids too), anyone else's as the sandbox's own.
  */
-static int step_id_maps(char *uid_map, char *gid_map, size_t n)
+static int step_id_maps(const struct step_ids *ids, char *uid_map, char *gid_map, size_t n)
 {
-	int r = identity_map("/proc/self/uid_map", uid_map, n);
+	int r;
 
+	if (ids && ids->on)
+		return copy_str(uid_map, n, ids->uid_map) < 0 || copy_str(gid_map, n, ids->gid_map) < 0 ? -E2BIG : 0;
+	r = identity_map("/proc/self/uid_map", uid_map, n);
 	return r < 0 ? r : identity_map("/proc/self/gid_map", gid_map, n);
 }
 
-pid_t ns_spawn_step(int *go_fd, struct bi_error *err)
+pid_t ns_spawn_step(const struct step_ids *ids, int *go_fd, struct bi_error *err)
 {
 	char uid_map[8192], gid_map[8192];
 	int pfd[2], r;
 	pid_t pid;
 
 	*go_fd = -1;
-	if ((r = step_id_maps(uid_map, gid_map, sizeof(uid_map))) < 0)
+	if ((r = step_id_maps(ids, uid_map, gid_map, sizeof(uid_map))) < 0)
 		return bi_error_set(err, r, "cannot read the sandbox's id maps: %s", strerror(-r));
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return bi_error_set(err, -errno, "pipe: %s", strerror(errno));

@@ -190,8 +190,14 @@ static int open_binds(const struct emu_config *c, struct rootfs *r, struct bi_er
 		r->binds[i] = -1;
 	r->nbinds = c->nbinds;
 	for (size_t i = 0; i < c->nbinds; i++) {
-		/* Recursive, as docker run -v: what is mounted below comes along. */
-		r->binds[i] = clone_tree(AT_FDCWD, c->binds[i].src, true);
+		/* A root caller's, idmapped by emu-run (idmap.c): ours now. */
+		if (r->ids && r->ids->bind_mnt && i < r->ids->nbinds && r->ids->bind_mnt[i] >= 0) {
+			r->binds[i] = r->ids->bind_mnt[i];
+			r->ids->bind_mnt[i] = -1;
+		} else {
+			/* Recursive, as docker run -v: what is mounted below comes along. */
+			r->binds[i] = clone_tree(AT_FDCWD, c->binds[i].src, true);
+		}
 		if (r->binds[i] < 0)
 			return bi_error_set(err, r->binds[i], "--bind %s: %s", c->binds[i].src, strerror(-r->binds[i]));
 		if (fstat(r->binds[i], &st) < 0)
@@ -220,28 +226,57 @@ static int open_sources(const struct emu_config *c, struct rootfs *r, struct bi_
 	return open_binds(c, r, err);
 }
 
-static int write_hosts(int dirfd, struct bi_error *err)
+static int write_hosts(int dirfd, const struct step_ids *ids, struct bi_error *err)
 {
 	_cleanup_close_ int fd = openat(dirfd, "hosts", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
 	size_t len = strlen(HOSTS_TEXT);
 
 	if (fd < 0 || write(fd, HOSTS_TEXT, len) != (ssize_t)len)
 		return bi_error_set(err, -errno, "cannot write /etc/hosts: %s", strerror(errno));
+	/* The step's root's, as in Docker (not nobody's). */
+	if (ids && ids->on && fchown(fd, (uid_t)ids->uid0, (gid_t)ids->gid0) < 0)
+		return bi_error_set(err, -errno, "cannot write /etc/hosts: %s", strerror(errno));
 	return 0;
+}
+
+/* A root caller's idmapped root (idmap.c), taken, or -1. */
+static int take_idmapped_root(struct rootfs *r)
+{
+	int m = r->ids ? r->ids->root_mnt : -1;
+
+	if (r->ids)
+		r->ids->root_mnt = -1;
+	return m;
 }
 
 static int overlay_new(struct rootfs *r, struct bi_error *err)
 {
 	char lower[64], upper[64], work[64];
 	struct opt o[] = { { "lowerdir", lower }, { "upperdir", upper }, { "workdir", work }, { "userxattr", NULL } };
-	int m;
+	int idm = take_idmapped_root(r), m;
+	struct stat st;
 
 	if (mkdirat(r->scratch, "upper", 0755) < 0 || mkdirat(r->scratch, "work", 0700) < 0)
 		return bi_error_set(err, -errno, "--overlay: %s", strerror(errno));
 	/* Paths through our own fds: no escaping of ':' or ',' in user paths. */
 	snprintf(lower, sizeof(lower), "/proc/self/fd/%d", r->rootfd);
+	/* An idmapped lower layer must be attached (a detached one is no path);
+	 * overlayfs takes it since Linux 5.19, where idmapped mounts exist. */
+	if (idm >= 0) {
+		int e = mkdirat(r->scratch, "lower", 0755) < 0 ? -errno : attach_at(idm, r->scratch, "lower");
+		close(idm);
+		if (e < 0)
+			return bi_error_set(err, e, "--overlay: cannot mount the idmapped root: %s", strerror(-e));
+		snprintf(lower, sizeof(lower), "/proc/self/fd/%d/lower", r->scratch);
+	}
 	snprintf(upper, sizeof(upper), "/proc/self/fd/%d/upper", r->scratch);
 	snprintf(work, sizeof(work), "/proc/self/fd/%d/work", r->scratch);
+	/* The merged root directory is the upper one: it takes the rootfs's
+	 * owner and mode, or the step's root may not write in its own "/" (a
+	 * root caller's idmapped one is the step's range, not our uid 0). */
+	if (stat(lower, &st) == 0 && fchownat(r->scratch, "upper", st.st_uid, st.st_gid, 0) == 0 &&
+	    fchmodat(r->scratch, "upper", st.st_mode & 07777, 0) < 0)
+		return bi_error_set(err, -errno, "--overlay: cannot set the root's mode: %s", strerror(errno));
 	/* In a user namespace overlayfs wants user.* xattrs (Linux >= 5.11);
 	 * as root without one, older kernels may not know the option. */
 	m = fs_new("overlay", o, 4, 0, NULL);
@@ -282,9 +317,12 @@ int rootfs_attach(const struct emu_config *c, struct rootfs *r, struct bi_error 
 		return bi_error_set(err, e, "cannot mount a tmpfs: %s", strerror(-e));
 	if (mkdirat(r->scratch, "root", 0755) < 0)
 		return bi_error_set(err, -errno, "cannot create the root mount point: %s", strerror(errno));
-	if ((e = write_hosts(r->scratch, err)) < 0)
+	if ((e = write_hosts(r->scratch, r->ids, err)) < 0)
 		return e;
-	r->mntfd = c->overlay ? overlay_new(r, err) : bind_root(r, err);
+	if (!c->overlay && (r->mntfd = take_idmapped_root(r)) >= 0)
+		; /* bound by emu-run, idmapped: as bind_root() would */
+	else
+		r->mntfd = c->overlay ? overlay_new(r, err) : bind_root(r, err);
 	if (r->mntfd < 0)
 		return r->mntfd;
 	/* Device nodes and setuid files of a rootfs are not the host's business
@@ -332,13 +370,25 @@ static void populate_dev_links(int devfd, bool ptmx)
 			continue;
 }
 
+/* The step's gid 5 (tty) as ours, if the step has it. */
+static bool tty_gid(const struct rootfs *r, char *buf, size_t n)
+{
+	unsigned long g = 5;
+
+	if (r->ids && r->ids->on ? !idmap_to_host(r->ids->gid_map, 5, &g) : !ns_id_mapped("/proc/self/gid_map", 5))
+		return false;
+	snprintf(buf, n, "%lu", g);
+	return true;
+}
+
 static void populate_dev_fs(const struct rootfs *r)
 {
-	struct opt pts[] = { { "newinstance", NULL }, { "ptmxmode", "0666" }, { "mode", "0620" }, { "gid", "5" } };
+	char tty[24];
+	struct opt pts[] = { { "newinstance", NULL }, { "ptmxmode", "0666" }, { "mode", "0620" }, { "gid", tty } };
 	const struct opt shm[] = { { "mode", "1777" }, { "size", "65536k" } };
 	/* gid 5 (tty) exists only when emu-run ran as root. */
-	int m = fs_new("devpts", pts, ns_id_mapped("/proc/self/gid_map", 5) ? 4 : 3,
-		       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, NULL);
+	int m = fs_new("devpts", pts, tty_gid(r, tty, sizeof(tty)) ? 4 : 3, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+		       NULL);
 
 	bool ptmx = mkdirat(r->devfd, "pts", 0755) == 0 && m >= 0 && attach_at(m, r->devfd, "pts") == 0;
 

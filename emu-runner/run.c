@@ -54,9 +54,10 @@ static int run_plain(const struct emu_config *c, struct emulation *em, const cha
 
 /* In the sandbox: never returns. */
 __attribute__((noreturn)) static void sandbox(const struct emu_config *c, struct emulation *em, int rep[2],
-					      int rootfd, const struct ns_child *ch)
+					      int rootfd, struct step_ids *ids, const struct ns_child *ch)
 {
-	struct sandbox_args a = { .c = c, .em = em, .report_fd = rep[1], .rootfd = rootfd, .userns = ch->userns };
+	struct sandbox_args a = { .c = c, .em = em, .ids = ids, .report_fd = rep[1], .rootfd = rootfd,
+				  .userns = ch->userns };
 
 	close(rep[0]);
 	fflush(stdout);
@@ -86,9 +87,28 @@ static int wait_and_clean(pid_t pid, int rootfd, const struct placeholders *ph)
 	return rc;
 }
 
-/* --verbose: the ids the sandbox holds. */
-static void report_ids(const struct emu_config *c, const struct ns_child *ch)
+/* --verbose: a root caller's step's ids. */
+static void report_root_ids(const struct emu_config *c, const struct step_ids *ids)
 {
+	if (!c->rootfs)
+		return;
+	if (!ids->on) {
+		emu_note(c, "ids: the step's root is the host's root, in a user namespace of its own: %s", ids->why);
+		return;
+	}
+	emu_note(c, "ids: the step's root is host uid %lu and gid %lu (%lu uids and %lu gids, %s), the root "
+		 "idmapped: on disk its files are owned as without emu-run", ids->uid0, ids->gid0, ids->uids, ids->gids,
+		 ids->from_subid ? "root's ranges in /etc/subuid and /etc/subgid" : "emu-run's default block; give "
+		 "root ranges in /etc/subuid and /etc/subgid to choose others");
+	if (ids->why[0])
+		emu_note(c, "ids: %s", ids->why);
+}
+
+/* --verbose: the ids the sandbox holds. */
+static void report_ids(const struct emu_config *c, const struct ns_child *ch, const struct step_ids *ids)
+{
+	if (ch->userns && geteuid() == 0)
+		report_root_ids(c, ids);
 	if (!ch->userns || geteuid() == 0)
 		return;
 	if (ch->single_ids)
@@ -106,6 +126,7 @@ int emu_run(const struct emu_config *c)
 	struct placeholders ph = { 0 };
 	struct emulation em;
 	struct ns_child ch;
+	struct step_ids ids;
 	_cleanup_close_ int rootfd = -1;
 	int rep[2], rc;
 	pid_t pid;
@@ -118,15 +139,22 @@ int emu_run(const struct emu_config *c)
 		emu_err("--rootfs %s: %s", c->rootfs, strerror(errno));
 		return EMU_EXIT_ERROR;
 	}
+	if (idmap_prepare(c, rootfd, &ids) < 0) {
+		emu_err("out of memory");
+		return EMU_EXIT_ERROR;
+	}
 	if (pipe2(rep, O_CLOEXEC) < 0) {
 		emu_err("pipe: %s", strerror(errno));
+		idmap_release(&ids);
 		return EMU_EXIT_ERROR;
 	}
 	init_block_signals();
 	pid = ns_spawn(c, &ch, &err);
 	if (pid == 0)
-		sandbox(c, &em, rep, rootfd, &ch);
+		sandbox(c, &em, rep, rootfd, &ids, &ch);
 	close(rep[1]);
+	/* The sandbox has its own copies. */
+	idmap_release(&ids);
 	if (pid < 0) {
 		close(rep[0]);
 		if (ch.no_namespaces)
@@ -134,7 +162,7 @@ int emu_run(const struct emu_config *c)
 		emu_err("%s", err.msg);
 		return EMU_EXIT_ERROR;
 	}
-	report_ids(c, &ch);
+	report_ids(c, &ch, &ids);
 	/* EOF once the sandbox is set up (or gave up). */
 	placeholders_recv(rep[0], &ph);
 	close(rep[0]);

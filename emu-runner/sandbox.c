@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <linux/securebits.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,14 +25,34 @@
 
 /* An unprivileged user's namespace holds that user's own id (as 0) and, where
  * it has them, its subordinate ranges (as 1..N). */
-static int check_mapped(const struct emu_config *c, struct emu_user *u, struct bi_error *err)
+static bool step_has_uid(const struct step_ids *ids, unsigned id)
+{
+	return ids && ids->on ? idmap_to_host(ids->uid_map, id, NULL) : ns_id_mapped("/proc/self/uid_map", id);
+}
+
+static bool step_has_gid(const struct step_ids *ids, unsigned id)
+{
+	return ids && ids->on ? idmap_to_host(ids->gid_map, id, NULL) : ns_id_mapped("/proc/self/gid_map", id);
+}
+
+/* ... and a root caller's step holds its range's ids (idmap.c). */
+static int check_mapped(const struct emu_config *c, const struct step_ids *ids, struct emu_user *u,
+			struct bi_error *err)
 {
 	bool can_set = ns_setgroups_allowed();
 	size_t n = 0;
 
 	const char *single = ns_single_ids_why();
 
-	if (!ns_id_mapped("/proc/self/uid_map", u->uid) || !ns_id_mapped("/proc/self/gid_map", u->gid)) {
+	if (ids && ids->on && (!step_has_uid(ids, u->uid) || !step_has_gid(ids, u->gid)))
+		return bi_error_set(err, -EINVAL,
+				    "--user %s (uid %u, gid %u): the step's user namespace holds ids 0 to %lu and "
+				    "gids 0 to %lu only (the host's %lu and up, %s); use a user within them",
+				    c->user, (unsigned)u->uid, (unsigned)u->gid, ids->uids - 1, ids->gids - 1, ids->uid0,
+				    ids->from_subid ? "root's ranges in /etc/subuid and /etc/subgid"
+						    : "emu-run's default block: give root larger ranges in /etc/subuid "
+						      "and /etc/subgid");
+	if (!step_has_uid(ids, u->uid) || !step_has_gid(ids, u->gid)) {
 		if (single)
 			return bi_error_set(err, -EINVAL,
 					    "--user %s (uid %u, gid %u): that id does not exist in emu-run's user "
@@ -42,7 +66,7 @@ static int check_mapped(const struct emu_config *c, struct emu_user *u, struct b
 	/* Groups that do not exist here cannot be set (nor could they be
 	 * dropped where setgroups is denied). */
 	for (size_t i = 0; i < u->ngroups && can_set; i++)
-		if (ns_id_mapped("/proc/self/gid_map", u->groups[i]))
+		if (step_has_gid(ids, u->groups[i]))
 			u->groups[n++] = u->groups[i];
 	u->ngroups = n;
 	return 0;
@@ -66,23 +90,75 @@ static int reopen_rootfs(const struct sandbox_args *a, struct rootfs *r, struct 
 	return 0;
 }
 
+struct fs_ids {
+	bool changed;
+	int bits; /* our securebits before */
+};
+
+/*
+ * What we create in a root caller's idmapped root (mount points, the working
+ * directory, /dev and its tmpfs) is created as the step's root, host uid
+ * ids->uid0: the step then sees it as its root's, and on disk it is the
+ * host's root's (the idmap); as our own uid 0 the kernel could not store it
+ * there at all (EOVERFLOW: 0 has no place in the idmap). Our capabilities
+ * stay meanwhile (SECBIT_NO_SETUID_FIXUP), over every file our namespace
+ * maps, as before.
+ */
+static int as_step_root(const struct step_ids *ids, struct fs_ids *fs)
+{
+	fs->changed = false;
+	if (!ids || !ids->on)
+		return 0;
+	fs->bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (fs->bits < 0 || prctl(PR_SET_SECUREBITS, (unsigned long)fs->bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0)
+		return -errno;
+	fs->changed = true;
+	setfsuid((uid_t)ids->uid0);
+	setfsgid((gid_t)ids->gid0);
+	/* setfsuid() reports no errors: ask again. */
+	if ((unsigned long)setfsuid((uid_t)-1) != ids->uid0 || (unsigned long)setfsgid((gid_t)-1) != ids->gid0)
+		return -EPERM;
+	return 0;
+}
+
+/* Back to our own; the parent-death signal again: every change of our
+ * fsuid cleared it (commit_creds), and should emu-run have died meanwhile,
+ * its end of the report pipe is closed and we go too. */
+static int as_own_ids(const struct fs_ids *fs, int report_fd)
+{
+	struct pollfd p = { .fd = report_fd, .events = 0 };
+
+	if (!fs->changed)
+		return 0;
+	setfsuid(0);
+	setfsgid(0);
+	if (prctl(PR_SET_SECUREBITS, (unsigned long)fs->bits, 0, 0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return -errno;
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR))
+		_exit(EMU_EXIT_ERROR);
+	return 0;
+}
+
 static int setup_rootfs(const struct sandbox_args *a, struct rootfs *r, struct emu_user *u, struct bi_error *err)
 {
 	const struct emu_config *c = a->c;
-	int e;
+	struct fs_ids fs = { 0 };
+	int e, f;
 
 	if ((e = reopen_rootfs(a, r, err)) < 0 || (e = rootfs_attach(c, r, err)) < 0)
 		return e;
 	/* Before anything is mounted into the root: passwd is the root's own. */
-	if ((e = user_resolve(r->mntfd, c->user, u, err)) < 0 || (e = check_mapped(c, u, err)) < 0)
-		return e;
-	if ((e = rootfs_mount_all(c, r, err)) < 0)
+	if ((e = user_resolve(r->mntfd, c->user, u, err)) < 0 || (e = check_mapped(c, a->ids, u, err)) < 0)
 		return e;
 	if (sethostname(EMU_HOSTNAME, strlen(EMU_HOSTNAME)) < 0)
 		return bi_error_set(err, -errno, "sethostname: %s", strerror(errno));
-	if ((e = rootfs_pivot(r, err)) < 0)
-		return e;
-	return workdir_create(c->workdir ? c->workdir : "/", err);
+	if ((e = as_step_root(a->ids, &fs)) < 0)
+		return bi_error_set(err, e, "cannot take the step's ids for its root: %s", strerror(-e));
+	if ((e = rootfs_mount_all(c, r, err)) == 0 && (e = rootfs_pivot(r, err)) == 0)
+		e = workdir_create(c->workdir ? c->workdir : "/", err);
+	if ((f = as_own_ids(&fs, a->report_fd)) < 0 && e == 0)
+		e = bi_error_set(err, f, "cannot take our own ids back: %s", strerror(-f));
+	return e;
 }
 
 static int setup_hostfs(const struct sandbox_args *a, struct emu_user *u, struct bi_error *err)
@@ -90,7 +166,7 @@ static int setup_hostfs(const struct sandbox_args *a, struct emu_user *u, struct
 	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int e;
 
-	if ((e = user_resolve(root, a->c->user, u, err)) < 0 || (e = check_mapped(a->c, u, err)) < 0)
+	if ((e = user_resolve(root, a->c->user, u, err)) < 0 || (e = check_mapped(a->c, NULL, u, err)) < 0)
 		return e;
 	return hostfs_mount_all(a->c, err);
 }
@@ -120,15 +196,30 @@ static int setup(const struct sandbox_args *a, struct rootfs *r, struct emu_user
  * were pid 1 ever readable to the step; it is not (not dumpable), but it
  * holds nothing either.
  */
+static int cmp_int(const void *x, const void *y)
+{
+	return (*(const int *)x > *(const int *)y) - (*(const int *)x < *(const int *)y);
+}
+
 static int close_inherited(const struct sandbox_args *a)
 {
-	int keep[2] = { a->report_fd, a->rootfd }, n = a->rootfd >= 0 ? 2 : 1;
+	const struct step_ids *ids = a->ids;
+	size_t nb = ids && ids->bind_mnt ? ids->nbinds : 0, n = 0;
+	_cleanup_free_ int *keep = calloc(3 + nb, sizeof(*keep));
 
-	if (n == 2 && keep[1] < keep[0]) {
-		keep[0] = a->rootfd;
-		keep[1] = a->report_fd;
-	}
-	return confine_close_inherited(keep, (size_t)n);
+	if (!keep)
+		return -ENOMEM;
+	keep[n++] = a->report_fd;
+	if (a->rootfd >= 0)
+		keep[n++] = a->rootfd;
+	/* A root caller's idmapped root and binds (idmap.c), until mounted. */
+	if (ids && ids->root_mnt >= 0)
+		keep[n++] = ids->root_mnt;
+	for (size_t i = 0; i < nb; i++)
+		if (ids->bind_mnt[i] >= 0)
+			keep[n++] = ids->bind_mnt[i];
+	qsort(keep, n, sizeof(*keep), cmp_int);
+	return confine_close_inherited(keep, n);
 }
 
 /*
@@ -165,7 +256,7 @@ static pid_t start_step(const struct sandbox_args *a, struct step *s)
 			emu_err("fork: %s", strerror(errno));
 		return pid;
 	}
-	pid = ns_spawn_step(&go, &err);
+	pid = ns_spawn_step(a->ids, &go, &err);
 	if (pid == 0)
 		step_exec(s);
 	if (pid < 0) {
@@ -201,6 +292,7 @@ int sandbox_main(const struct sandbox_args *a)
 		return EMU_EXIT_ERROR;
 	}
 	rootfs_init(&r, -1);
+	r.ids = a->ids;
 	e = setup(a, &r, &u, &err);
 	/* It names the rootfs through emu-run's mount namespace, where the
 	 * host's whole tree hangs above it: not one moment longer. */

@@ -28,18 +28,12 @@
 #include "util.h"
 
 #define SUBID_SONAME "libsubid.so.4"
-#define MAX_RANGES 32 /* the kernel takes 340 lines; 1 + 32 is plenty */
+#define MAX_RANGES SUBID_MAX_RANGES
 
 /* As in shadow's subid.h (ABI 4). */
 struct subid_range {
 	unsigned long start;
 	unsigned long count;
-};
-
-struct ranges {
-	struct subid_range r[MAX_RANGES];
-	size_t n;
-	unsigned long total;
 };
 
 __attribute__((format(printf, 3, 4))) static int why(char *buf, size_t n, const char *fmt, ...)
@@ -52,14 +46,14 @@ __attribute__((format(printf, 3, 4))) static int why(char *buf, size_t n, const 
 	return -ENOENT;
 }
 
-static int load_ranges(const char *owner, struct ranges *uids, struct ranges *gids, char *msg, size_t n)
+int subid_ranges(const char *owner, struct subid_ranges *uids, struct subid_ranges *gids, char *msg, size_t n)
 {
 	typedef bool (*init_fn)(const char *, FILE *);
 	typedef int (*get_fn)(const char *, struct subid_range **);
 	void *h = dlopen(SUBID_SONAME, RTLD_NOW | RTLD_LOCAL);
 	get_fn get[2];
 	init_fn init;
-	struct ranges *out[2] = { uids, gids };
+	struct subid_ranges *out[2] = { uids, gids };
 	_cleanup_fclose_ FILE *devnull = NULL;
 
 	if (!h)
@@ -85,7 +79,8 @@ static int load_ranges(const char *owner, struct ranges *uids, struct ranges *gi
 		for (int i = 0; i < got && out[k]->n < MAX_RANGES; i++) {
 			if (!r[i].count)
 				continue;
-			out[k]->r[out[k]->n++] = r[i];
+			out[k]->start[out[k]->n] = r[i].start;
+			out[k]->count[out[k]->n++] = r[i].count;
 			out[k]->total += r[i].count;
 		}
 		free(r);
@@ -101,7 +96,7 @@ struct helper {
 };
 
 /* Start HELPER PID 0 ID 1 START COUNT ... (newuidmap or newgidmap). */
-static int start_helper(struct helper *h, pid_t pid, unsigned id, const struct ranges *rg)
+static int start_helper(struct helper *h, pid_t pid, unsigned id, const struct subid_ranges *rg)
 {
 	char args[2 + 3 * (1 + MAX_RANGES)][24];
 	char *argv[2 + 3 * (1 + MAX_RANGES) + 1];
@@ -116,9 +111,9 @@ static int start_helper(struct helper *h, pid_t pid, unsigned id, const struct r
 	snprintf(args[k++], sizeof(args[0]), "1");
 	for (size_t i = 0; i < rg->n; i++) {
 		snprintf(args[k++], sizeof(args[0]), "%lu", inside);
-		snprintf(args[k++], sizeof(args[0]), "%lu", rg->r[i].start);
-		snprintf(args[k++], sizeof(args[0]), "%lu", rg->r[i].count);
-		inside += rg->r[i].count;
+		snprintf(args[k++], sizeof(args[0]), "%lu", rg->start[i]);
+		snprintf(args[k++], sizeof(args[0]), "%lu", rg->count[i]);
+		inside += rg->count[i];
 	}
 	for (size_t i = 0; i < k; i++)
 		argv[i] = args[i];
@@ -191,7 +186,7 @@ static void set_why(struct idmap_result *res, const char *what, const char *owne
 
 int subid_write_maps(pid_t pid, struct idmap_result *res)
 {
-	struct ranges uids, gids;
+	struct subid_ranges uids = { 0 }, gids = { 0 };
 	char owner[64], why_buf[sizeof(res->why)] = "";
 	struct passwd *pw = getpwuid(geteuid());
 	unsigned uid = (unsigned)geteuid(), gid = (unsigned)getegid();
@@ -201,7 +196,7 @@ int subid_write_maps(pid_t pid, struct idmap_result *res)
 	snprintf(owner, sizeof(owner), "%s", pw ? pw->pw_name : "");
 	if (!owner[0])
 		snprintf(owner, sizeof(owner), "%u", uid);
-	r = load_ranges(owner, &uids, &gids, why_buf, sizeof(why_buf));
+	r = subid_ranges(owner, &uids, &gids, why_buf, sizeof(why_buf));
 	if (r < 0) {
 		set_why(res, why_buf, owner, true, true); /* no libsubid: no uidmap either */
 		return r;

@@ -15,6 +15,12 @@
  *       exe, but only if it cannot be opened for writing. Exit 1 if any.
  *   escape-probe escape
  *       one line per attempt, "name: ok" when it worked, else the errno name.
+ *   escape-probe serve NAME   (on the host)
+ *       listen on the abstract unix socket @NAME, accept one connection and
+ *       print the peer's uid as the kernel gives it (SO_PEERCRED) - what a
+ *       host daemon trusts - and send the same line back.
+ *   escape-probe connect NAME (in the step, with --network host)
+ *       connect to @NAME and print what the server saw.
  */
 #include <dirent.h>
 #include <grp.h>
@@ -26,7 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <linux/capability.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -369,12 +378,70 @@ static int cmd_escape(void)
 	return 0;
 }
 
+static socklen_t abstract_addr(struct sockaddr_un *a, const char *name)
+{
+	size_t n = strlen(name);
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (n > sizeof(a->sun_path) - 1)
+		n = sizeof(a->sun_path) - 1;
+	memcpy(a->sun_path + 1, name, n); /* sun_path[0] == 0: abstract */
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+static int cmd_serve(const char *name)
+{
+	struct sockaddr_un a;
+	socklen_t len = abstract_addr(&a, name), cl = sizeof(struct ucred);
+	struct ucred cred;
+	char line[64];
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), c;
+
+	if (s < 0 || bind(s, (struct sockaddr *)&a, len) < 0 || listen(s, 1) < 0) {
+		perror("serve");
+		return 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	c = accept(s, NULL, NULL);
+	if (c < 0 || getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+		perror("accept");
+		return 1;
+	}
+	snprintf(line, sizeof(line), "peer uid %u gid %u\n", (unsigned)cred.uid, (unsigned)cred.gid);
+	fputs(line, stdout);
+	return write(c, line, strlen(line)) < 0;
+}
+
+static int cmd_connect(const char *name)
+{
+	struct sockaddr_un a;
+	socklen_t len = abstract_addr(&a, name);
+	char line[64] = "";
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t n;
+
+	if (s < 0 || connect(s, (struct sockaddr *)&a, len) < 0) {
+		printf("connect: %s\n", errname(errno));
+		return 1;
+	}
+	n = read(s, line, sizeof(line) - 1);
+	line[n > 0 ? n : 0] = '\0';
+	fputs(line, stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && !strcmp(argv[1], "serve"))
+		return cmd_serve(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "connect"))
+		return cmd_connect(argv[2]);
 	if (argc > 1 && !strcmp(argv[1], "walk"))
 		return cmd_walk(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "escape"))
 		return cmd_escape();
-	fprintf(stderr, "usage: escape-probe walk [DEV:INO] [CMD ARG...] | escape\n");
+	fprintf(stderr, "usage: escape-probe walk [DEV:INO] [CMD ARG...] | escape | serve NAME | connect NAME\n");
 	return 2;
 }

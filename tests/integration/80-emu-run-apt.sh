@@ -8,6 +8,9 @@
 # files made for system users land on the host under the subordinate ids, as
 # rootless Podman lays them out. Then the same user with no range: the step fails,
 # and emu-run says exactly what to add.
+# Then root as the caller (issue 19): its step runs in an unprivileged range (root's
+# /etc/subuid line, or emu-run's default block) over an idmapped root, so on disk
+# every file apt and dpkg make has the owner it has without emu-run.
 # The ranges are the test's own: /etc/subuid and /etc/subgid are bind-mounted
 # over in a private mount namespace (newuidmap, setuid root, reads them there);
 # the host's files are never changed. Root only, to do that.
@@ -33,7 +36,7 @@ done
 . "$ROOT/qemu-static/lib.sh"
 MIRROR=${BINFMT_TEST_MIRROR:-$(qs_find_mirror)}
 [[ -n $MIRROR ]] || skip_all "no Debian mirror in the host's apt sources"
-plan 23
+plan 30
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/emu-run-apt.XXXXXX")
 on_exit rm -rf "$WORK"
@@ -126,6 +129,37 @@ t_is "no range, a step failing on its own still exits with its status" "$RC|$OUT
 run as_nobody "$WORK/subids" env PATH="$WORK/empty-path" "$EMU" --verbose --arch arm64 --rootfs "$N" -- /bin/true
 t_like "no newuidmap on PATH: runs with single ids, --verbose names uidmap" "$RC|$ERR" \
     "^0\\|.*ids: only your uid 65534 and gid 65534, as root: newuidmap is not installed; for the other users' ids, as root, 'apt-get install uidmap'"
+
+# --- root as the caller ---------------------------------------------------------------
+# as_root FILE CMD...: CMD as root, with FILE as /etc/subuid and /etc/subgid.
+as_root() {
+    local ids=$1
+    shift
+    unshare --mount --propagation private bash -c '
+        mount --bind "$0" /etc/subuid && mount --bind "$0" /etc/subgid || exit 125
+        exec "$@"' "$ids" "$@"
+}
+printf 'root:%s:%s\n' "$((START + COUNT))" "$COUNT" >"$WORK/root-subids"
+Q=$WORK/arm64-root
+mkdir -m 755 "$Q" && tar -C "$Q" -xpf "$FIXTURES/debian/bookworm-arm64.tar" --exclude='./dev/*' &&
+    printf 'deb %s bookworm main\n' "$MIRROR" >"$Q/etc/apt/sources.list" || bail_out "cannot unpack the arm64 root"
+run as_root "$WORK/none" "$EMU" --verbose --arch arm64 --rootfs "$Q" --network host -- /bin/sh -c "$STEP; cat /proc/self/uid_map"
+t_is "root's step: the apt step (exit 0), in emu-run's default block, not as host uid 0" \
+    "$RC|$(emu_words "$OUT")" "0|Hello, world! 0 1878982656 65536" || diag "$ERR"
+t_like "...--verbose says so" "$ERR" "ids: the step's root is host uid 1878982656 and gid 1878982656 \(65536 uids and 65536 gids, emu-run's default block"
+# From outside: owners as without emu-run (the root is idmapped, nothing chowned).
+t_is "outside: hello and _apt's directory are owned as without emu-run (root, _apt)" \
+    "$(stat -c %u:%g "$Q/usr/bin/hello" "$Q/var/cache/apt/archives/partial" 2>&1 | tr '\n' ' ')" "0:0 42:0 "
+t_is "outside: nothing in the root is owned by an id of the range" \
+    "$(find "$Q" -xdev \( -uid +65535 -o -gid +65535 \) -print 2>&1 | head -3)" ""
+run as_root "$WORK/root-subids" "$EMU" --arch arm64 --rootfs "$Q" --user _apt -- /bin/sh -c 'id -u; cat /proc/self/uid_map'
+t_is "with root's own range in /etc/subuid: the step is that range; --user _apt works" \
+    "$RC|$(emu_words "$OUT")" "0|42 0 $((START + COUNT)) $COUNT" || diag "$ERR"
+run as_root "$WORK/root-subids" "$EMU" --arch arm64 --rootfs "$Q" --user 70000 -- true
+t_like "...--user outside the range: refused (125), naming it" "$RC|$ERR" \
+    "^125\|emu-run: --user 70000 \(uid 70000, gid 0\): the step's user namespace holds ids 0 to 65535 and gids 0 to 65535 only \(the host's $((START + COUNT)) and up, root's ranges in /etc/subuid and /etc/subgid\)"
+run "$EMU" --arch arm64 --rootfs "$Q" --overlay -- /bin/sh -c 'touch /new && chown _apt /new && stat -c %U /new && hello -g overlay'
+t_is "root's step with --overlay: writes and chowns in its own root" "$RC|$(emu_words "$OUT")" "0|_apt overlay" || diag "$ERR"
 
 t_is "host: /etc/subuid and /etc/subgid unchanged" "$(sha256sum /etc/subuid /etc/subgid 2>&1)" "$ids_before"
 t_is "host $HOST_BM state identical before and after" "$(host_listing)" "$host_before"

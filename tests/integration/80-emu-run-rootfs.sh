@@ -123,7 +123,7 @@ ln -s "$V/mnt" "$H/mnt"
 hostile_before=$(emu_names "$H")
 
 emu --arch arm64 --rootfs "$H" --bind "$WORK/src:/mnt/x" --bind "$WORK/src:../../victim2" --shell \
-    "cat /etc/hosts | head -1; ls /proc/1/ns >/dev/null && echo proc; ls /victim2/in /mnt/x/in; ls -d $V/*"
+    "cat /etc/hosts | head -1; ls /proc/self/ns >/dev/null && echo proc; ls /victim2/in /mnt/x/in; ls -d $V/*"
 t_is "symlinked /proc /dev /sys /etc/hosts /etc/resolv.conf and bind targets resolve inside the root" \
     "$OUT|$RC" "127.0.0.1	localhost buildkitsandbox
 proc

@@ -30,7 +30,7 @@ mkdir -p "$R/mnt"
 for x in cp chmod stat mount umount; do ln -s busybox "$R/bin/$x"; done
 ${CC:-cc} -static -O1 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$R/probe" "$ROOT/tests/helpers/escape-probe.c" 2>"$WORK/cc.err" ||
     skip_all "cannot build a static escape probe: $(head -1 "$WORK/cc.err")"
-plan 30
+plan 36
 
 echo host-secret >"$WORK/secret"
 host_before=$(host_listing)
@@ -68,7 +68,9 @@ init_module: refused
 ptrace pid 1: EPERM
 open /proc/1/root: EACCES
 open /proc/1/mem: EACCES"
-ESCAPE_ROOT="$ESCAPE_SANDBOX
+# Root's step is not the host's uid 0 (an unprivileged range over an idmapped root):
+# /proc/sys's owner check refuses it before the read-only mount would.
+ESCAPE_ROOT="${ESCAPE_SANDBOX/core_pattern for writing: EROFS/core_pattern for writing: EACCES}
 new user namespace: ok
 userns: umount /proc/sys: EINVAL
 userns: remount /sys rw: EPERM
@@ -140,6 +142,50 @@ t_is "a foreign shell's remount, umount and core_pattern write fail; the step go
     "no-remount no-umount no-core-pattern done|0"
 t_like "...with ordinary errors" "$(emu_words "$ERR")" \
     "umount: can't unmount /proc/sys: Operation not permitted .*core_pattern: Read-only file system"
+
+# --- root's step is not the host's root ------------------------------------------------
+# Its ids are root's first range in /etc/subuid, else emu-run's default block.
+S_UID=$(awk -F: '$1 == "root" && $3 > 0 { print $2; exit }' /etc/subuid 2>/dev/null)
+S_GID=$(awk -F: '$1 == "root" && $3 > 0 { print $2; exit }' /etc/subgid 2>/dev/null)
+[[ -n $S_UID && -n $S_GID ]] || S_UID=1878982656 S_GID=1878982656
+SOCK=emu-run-85-$$
+"$R/probe" serve "$SOCK" >"$WORK/serve.out" 2>&1 &
+serve_pid=$!
+for _ in $(seq 50); do grep -q listening "$WORK/serve.out" && break; sleep 0.1; done
+emu_t --arch arm64 --rootfs "$R" --network host -- /probe connect "$SOCK"
+t_is "root's step, --network host: a host daemon's SO_PEERCRED shows the range's ids, not 0" \
+    "$RC|$OUT|$(kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null; tail -1 "$WORK/serve.out")" \
+    "0|peer uid $S_UID gid $S_GID|peer uid $S_UID gid $S_GID"
+# From outside while it runs, as ps shows it.
+"$EMU" --arch arm64 --rootfs "$R" -- /bin/sleep 30.85 &
+emu_pid=$!
+step_uid=
+for _ in $(seq 100); do
+    p=$(pgrep -f 'qemu-aarch64 .*sleep 30[.]85' | head -1)
+    [[ -n $p ]] && step_uid=$(awk '/^Uid:/ { print $2 ":" $3 ":" $4 ":" $5 }' "/proc/$p/status") && break
+    sleep 0.1
+done
+kill "$emu_pid" 2>/dev/null
+wait "$emu_pid" 2>/dev/null
+t_is "...from outside, the step's process is uid $S_UID (real, effective, saved, fs)" "$step_uid" \
+    "$S_UID:$S_UID:$S_UID:$S_UID"
+emu --arch arm64 --rootfs "$R" --shell 'cat /proc/self/uid_map; touch /made-by-step; ls -ln /made-by-step'
+t_is "...inside it is root of a 65536-id range; what it creates is the host root's on disk (idmapped root)" \
+    "$RC|$(emu_words "$OUT" | cut -d' ' -f1-6)|$(stat -c %u:%g "$R/made-by-step")" "0|0 $S_UID 65536 -rw-r--r-- 1 0|0:0"
+rm -f "$R/made-by-step"
+mkdir -m 755 "$WORK/bindsrc"
+emu --arch arm64 --rootfs "$R" --bind "$WORK/bindsrc:/src" --shell 'stat -c %u /src && echo x >/src/out'
+t_is "...a root-owned --bind source is idmapped too: its root's, and what the step writes there is root's on disk" \
+    "$RC|$OUT|$(stat -c %u:%g "$WORK/bindsrc/out" 2>&1)" "0|0|0:0"
+# A root on a filesystem that cannot be idmapped (ramfs): the step keeps the host's ids
+# in its own user namespace, as before, says so with --verbose, and stays confined.
+mkdir "$WORK/ram"
+OUT=$(unshare --mount --propagation private bash -c 'mount -t ramfs ramfs "$1" && cp -a "$2/." "$1/" &&
+    timeout -k 5 60 "$3" --verbose --arch arm64 --rootfs "$1" --shell "cat /proc/self/uid_map; chmod 4755 /bin/busybox; echo chmod=\$?"' \
+    sh "$WORK/ram" "$R" "$EMU" 2>&1)
+t_like "a root on ramfs (no idmapped mounts): --verbose says the step's ids stay the host's, and why" "$OUT" \
+    "emu-run: ids: the step's root is the host's root, in a user namespace of its own: the root $WORK/ram cannot be idmapped: Invalid argument"
+t_like "...and then the step is confined as before (no setuid file)" "$(emu_words "$OUT")" "0 0 4294967295 .*chmod=1"
 
 # --- an unprivileged caller's step -----------------------------------------------------
 N=$WORK/nroot
