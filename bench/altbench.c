@@ -211,8 +211,8 @@ int main(int argc, char **argv)
 			if (capdir && r == 0) {
 				size_t o = (size_t)snprintf(cap, sizeof(cap) - 8, "%s/", capdir);
 				for (const char *p = c->label; *p && o < sizeof(cap) - 8; p++)
-					cap[o++] = *p == '/' ? '_' : *p;
-				strcpy(cap + o, ".out");
+					cap[o++] = (char)(*p == '/' ? '_' : *p);
+				snprintf(cap + o, sizeof(cap) - o, ".out");
 			}
 			st = run(c, verbose, capdir && r == 0 ? cap : NULL, &c->wall[r], &c->user[r], &c->sys[r]);
 

@@ -56,8 +56,9 @@ int main(int argc, char **argv)
 		seq[i] = run(true, &ps);
 	}
 	/* BENCH_TSV=FILE: also append every sample (bench/run.sh's samples format). */
-	if (getenv("BENCH_TSV") && *getenv("BENCH_TSV")) {
-		FILE *f = fopen(getenv("BENCH_TSV"), "a");
+	const char *tsv = getenv("BENCH_TSV");
+	if (tsv && *tsv) {
+		FILE *f = fopen(tsv, "a");
 
 		if (!f) {
 			perror(getenv("BENCH_TSV"));

@@ -99,6 +99,7 @@ static int follow_dangling(int rootfd, char *cur, size_t e)
 	struct stat st;
 	ssize_t k;
 	char *slash;
+	int n;
 
 	cur[e] = '\0';
 	fd = root_open(rootfd, cur, O_PATH | O_NOFOLLOW, true);
@@ -118,7 +119,10 @@ static int follow_dangling(int rootfd, char *cur, size_t e)
 	else
 		dir[0] = '\0';
 	/* A relative target is relative to the directory holding the link. */
-	snprintf(next, sizeof(next), "%s/%s/%s", target[0] == '/' ? "" : dir, target, cur + e);
+	n = snprintf(next, sizeof(next), "%s/%s/%s", target[0] == '/' ? "" : dir, target, cur + e);
+	/* Cut short, it would name another path. */
+	if (n < 0 || (size_t)n >= sizeof(next))
+		return -ENAMETOOLONG;
 	return normalize(next, cur, PATH_MAX) < 0 ? -ENAMETOOLONG : 1;
 }
 

@@ -87,7 +87,6 @@ struct dirmode {
 };
 
 struct unpack {
-	const struct emu_config *c;
 	const char *what;          /* "--image PATH" */
 	int rootfd;
 	bool owners;               /* root: keep owners */
@@ -109,7 +108,9 @@ struct source {
 static int remove_at(int dirfd, const char *name, bool owner, int depth);
 
 /* Empty a directory (fd: O_RDONLY). As an ordinary user a read-only directory
- * of an earlier layer must be made writable first. */
+ * of an earlier layer must be made writable first. Recursive with remove_at(),
+ * at most REMOVE_DEPTH deep (an image's tree is untrusted). */
+// NOLINTNEXTLINE(misc-no-recursion): bounded by REMOVE_DEPTH
 static int clear_dir(int fd, bool owner, int depth)
 {
 	_cleanup_closedir_ DIR *d = NULL;
@@ -131,6 +132,7 @@ static int clear_dir(int fd, bool owner, int depth)
 	return 0;
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): bounded by REMOVE_DEPTH
 static int remove_at(int dirfd, const char *name, bool owner, int depth)
 {
 	_cleanup_close_ int fd = -1;
@@ -522,7 +524,7 @@ static void drop_tmp(struct source *s)
 /* A tarball is unpacked (plain files only) into tmp/src and read as a layout. */
 static int open_source(const struct emu_config *c, struct source *s, struct bi_error *err)
 {
-	struct unpack u = { .c = c, .what = s->what, .owners = false };
+	struct unpack u = { .what = s->what, .owners = false };
 	_cleanup_close_ int fd = open(c->image, O_RDONLY | O_CLOEXEC);
 	char src[PATH_MAX + 8];
 	struct stat st;
@@ -585,6 +587,7 @@ static int index_append(struct image_index *all, const struct image_desc *d)
 }
 
 /* Every manifest of the index, nested indexes (skopeo copy --all) flattened. */
+// NOLINTNEXTLINE(misc-no-recursion): two levels at most (depth < 2)
 static int index_flatten(const struct source *s, const char *json, size_t len, const char *what, int depth,
 			 struct image_index *all, struct bi_error *err)
 {
@@ -651,6 +654,7 @@ static int choose_docker(const struct emu_config *c, const struct source *s, con
 	for (size_t k = 0; r == 0; k++) {
 		struct image_desc d = { .has_platform = true };
 		_cleanup_free_ char *cjson = NULL;
+		// cppcheck-suppress unreadVariable ; -1 is what the cleanup attribute closes when unset
 		_cleanup_close_ int fd = -1;
 		char what[PATH_MAX + 100];
 		size_t clen = 0;
@@ -697,7 +701,7 @@ static int choose_docker(const struct emu_config *c, const struct source *s, con
 static int unpack_layers(const struct emu_config *c, const struct source *s, const struct image_manifest *m,
 			 const struct image_manifest *diff, int rootfd, struct bi_error *err)
 {
-	struct unpack u = { .c = c, .rootfd = rootfd, .owners = geteuid() == 0, .layer = true };
+	struct unpack u = { .rootfd = rootfd, .owners = geteuid() == 0, .layer = true };
 	char what[sizeof(((struct source *)0)->what) + 260], path[PATH_MAX];
 	int r = 0;
 

@@ -117,7 +117,7 @@ static bool scan_groups(int rootfd, const char *name, const char *member, unsign
 			*gid = id;
 			return true;
 		}
-		if (!member)
+		if (!member || !u)
 			continue;
 		for (char *save = NULL, *m = strtok_r(fld[3], ",", &save); m; m = strtok_r(NULL, ",", &save))
 			if (!strcmp(m, member)) {

@@ -31,7 +31,7 @@
 
 /* One line to stderr, escaped (entry_escape): names, paths and reasons carry
  * other tools' entry names, whose control bytes must not reach the terminal. */
-static void vsay(const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vsay(const char *prefix, const char *fmt, va_list ap)
 {
 	_cleanup_free_ char *raw = NULL, *esc = NULL;
 

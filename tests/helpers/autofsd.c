@@ -28,7 +28,6 @@
  *    We open DIR before anything is mounted over it, so that fd stays on the
  *    autofs root even after binfmt_misc covers it.
  */
-#define _GNU_SOURCE /* pipe2, ppoll */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/auto_fs.h>

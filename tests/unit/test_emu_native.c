@@ -113,14 +113,12 @@ static bool visible_entry_takes(const struct probe *p)
 
 static void test_run(void **state)
 {
-	char why[300];
-
 	(void)state;
 	/* Valgrind 3.19 ends a child whose execve fails with status 101. */
 	if (RUNNING_ON_VALGRIND)
 		skip();
 #if defined(__x86_64__)
-	char i386[128];
+	char i386[128], why[300];
 
 	assert_int_equal(native_probe_run(native_probe_for(t("amd64")), why, sizeof(why)), 0);
 	assert_string_equal(why, "probe ran");

@@ -180,7 +180,7 @@ static void kernel_names(void **state)
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		struct binfmt_entry e = sample();
 		assert_true(entry_name_kernel_valid(ok[i]));
-		strcpy(e.name, ok[i]);
+		snprintf(e.name, sizeof(e.name), "%s", ok[i]);
 		assert_true(entry_format_register(&e, buf, sizeof(buf)) > 0);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -219,7 +219,7 @@ static void format_rejects_what_the_kernel_would(void **state)
 
 	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
 		struct binfmt_entry e = sample();
-		strcpy(e.name, bad_names[i]);
+		snprintf(e.name, sizeof(e.name), "%s", bad_names[i]);
 		assert_int_equal(entry_format_register(&e, buf, sizeof(buf)), -EINVAL);
 	}
 	struct binfmt_entry e = sample();

@@ -45,7 +45,7 @@ static struct binfmt_entry entry(const char *cpu, const char *name, const char *
 	struct binfmt_entry e;
 
 	assert_int_equal(plan_entry_for(target_by_cpu(cpu), "", interp, flags, &e), 0);
-	strcpy(e.name, name);
+	snprintf(e.name, sizeof(e.name), "%s", name);
 	return e;
 }
 

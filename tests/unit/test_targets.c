@@ -98,7 +98,7 @@ static void build_hdr(uint8_t h[HDR_LEN], const struct fact *f, const struct hdr
 	uint8_t d = f->data;
 
 	memset(h, 0, HDR_LEN);
-	memcpy(h, ELFMAG, SELFMAG);
+	memcpy(h, ELFMAG, SELFMAG); // NOLINT(bugprone-not-null-terminated-result): 4 magic bytes, not a string
 	h[EI_CLASS] = f->cls;
 	h[EI_DATA] = d;
 	h[EI_VERSION] = EV_CURRENT;
@@ -249,7 +249,7 @@ static size_t unhex(const char *s, uint8_t *out, size_t max)
 	size_t n = 0;
 
 	while (s[0] == '\\' && s[1] == 'x') {
-		unsigned v;
+		unsigned v = 0;
 		if (n == max || sscanf(s + 2, "%2x", &v) != 1)
 			fail_msg("bad escape in %s", s);
 		out[n++] = (uint8_t)v;
@@ -295,7 +295,7 @@ static void test_upstream_bytes(void **state)
 	while (getline(&line, &cap, f) > 0) {
 		char *name = strtok(line, "\t"), *magic = strtok(NULL, "\t");
 		char *mask = strtok(NULL, "\t"), *family = strtok(NULL, "\t\n");
-		uint8_t m[TARGET_MAGIC_MAX], k[TARGET_MAGIC_MAX];
+		uint8_t m[TARGET_MAGIC_MAX] = { 0 }, k[TARGET_MAGIC_MAX] = { 0 };
 		const struct target *t = target_at(row++);
 		size_t diffs;
 
