@@ -79,13 +79,34 @@ static int check_qemu_dirs(const struct interp_search *s, const char *given)
 	return -1;
 }
 
-/* BINFMT_PROBE_TIMEOUT_MS: how long one probe may take (default 3000). */
+#define PROBE_TIMEOUT_MAX_MS 600000U
+
+/* BINFMT_PROBE_TIMEOUT_MS: how long one probe may take (default 3000; 0 in
+ * the options means the default). Checked once in run(): 1..600000 only. */
+static int probe_timeout(unsigned *ms)
+{
+	const char *v = getenv("BINFMT_PROBE_TIMEOUT_MS");
+	char *end = NULL;
+	unsigned long n;
+
+	*ms = 0;
+	if (!v || !*v)
+		return 0; /* set but empty: the default, as for QEMU_BINARY_PATH */
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	/* strtoul takes "-1" and " 5" too: digits only. */
+	if (v[strspn(v, "0123456789")] || errno || n == 0 || n > PROBE_TIMEOUT_MAX_MS)
+		return -EINVAL;
+	*ms = (unsigned)n;
+	return 0;
+}
+
 static const struct detect_options *probe_options(void)
 {
 	static struct detect_options o;
-	const char *v = getenv("BINFMT_PROBE_TIMEOUT_MS");
 
-	o.timeout_ms = v ? (unsigned)strtoul(v, NULL, 10) : 0;
+	if (probe_timeout(&o.timeout_ms) < 0)
+		o.timeout_ms = 0; /* not reached: run() refused it */
 	return &o;
 }
 
@@ -502,10 +523,15 @@ static int run(struct options *o)
 	char flags[8];
 	struct utsname u;
 	const struct target *host;
+	unsigned timeout;
 	int rc;
 
 	if ((rc = options_resolve_flags(o, flags)) >= 0)
 		return rc;
+	if (probe_timeout(&timeout) < 0)
+		return options_usage_error("BINFMT_PROBE_TIMEOUT_MS='%s' is not a number of milliseconds from 1 to %u "
+					   "(unset it for the default, 3000)", getenv("BINFMT_PROBE_TIMEOUT_MS"),
+					   PROBE_TIMEOUT_MAX_MS);
 	prefix = prefix ? prefix : "";
 	if (*prefix && !entry_name_valid(prefix))
 		return options_usage_error("QEMU_BINARY_PREFIX '%s' cannot be part of an entry name", prefix);

@@ -72,7 +72,7 @@ void options_usage(void)
 	       " QEMU_BINARY_PATH     emulator directory (as --qemu-path)\n"
 	       " QEMU_BINARY_PREFIX   prefix for emulator file and entry names (e.g. buildkit-)\n"
 	       " QEMU_PRESERVE_ARGV0  empty, 0, false or no: register without P; anything else: with P\n"
-	       " BINFMT_PROBE_TIMEOUT_MS  how long one platform probe may run (default 3000)\n"
+	       " BINFMT_PROBE_TIMEOUT_MS  how long one platform probe may run, 1-600000 ms (default 3000)\n"
 	       "\n"
 	       "Exit status: 0 done; 1 a registration failed and this run was rolled back;\n"
 	       "2 usage error; 3 environment or permission problem; 4 some items conflicted\n"

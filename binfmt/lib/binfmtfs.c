@@ -304,9 +304,12 @@ int bfs_lock(struct binfmtfs *fs, unsigned timeout_ms, struct bi_error *err)
 	for (unsigned waited = 0;; waited += 10) {
 		if (flock(fs->dirfd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
-		/* Filesystems without flock: nothing to serialize with. */
-		if (errno != EWOULDBLOCK && errno != EINTR)
+		/* Filesystems without flock: nothing to serialize with. Anything
+		 * else (ENOLCK: no memory for the lock) means we do not hold it. */
+		if (errno == EOPNOTSUPP || errno == ENOSYS)
 			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return bi_error_set(err, -errno, "cannot lock %s: %s", fs->path, strerror(errno));
 		if (waited >= timeout_ms)
 			return bi_error_set(err, -ETIMEDOUT,
 					    "another binfmt has been changing %s for %u s: try again when it is done",

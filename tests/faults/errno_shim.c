@@ -19,8 +19,12 @@
  *       chmod        chmod 0644 the interpreter (F: EACCES, not executable)
  *   ERRNO_SHIM_LOG=FILE             append "register|status|entry NAME: DATA"
  *                                   per intercepted write
+ *   ERRNO_SHIM_FLOCK=ERRNO          flock(2) on a binfmt_misc directory fails
+ *                                   with ERRNO (the kernel's ENOLCK, or a
+ *                                   filesystem without locks: EOPNOTSUPP)
  *
- * ERRNO names: EPERM EACCES EROFS ENOENT EINVAL EEXIST ENOSPC EIO ENOMEM ELOOP.
+ * ERRNO names: EPERM EACCES EROFS ENOENT EINVAL EEXIST ENOSPC EIO ENOMEM ELOOP
+ * ENOLCK EOPNOTSUPP.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -44,7 +49,7 @@ static int errno_by_name(const char *s)
 	static const struct { const char *name; int e; } t[] = {
 		{ "EPERM", EPERM }, { "EACCES", EACCES }, { "EROFS", EROFS }, { "ENOENT", ENOENT },
 		{ "EINVAL", EINVAL }, { "EEXIST", EEXIST }, { "ENOSPC", ENOSPC }, { "EIO", EIO },
-		{ "ENOMEM", ENOMEM }, { "ELOOP", ELOOP },
+		{ "ENOMEM", ENOMEM }, { "ELOOP", ELOOP }, { "ENOLCK", ENOLCK }, { "EOPNOTSUPP", EOPNOTSUPP },
 	};
 	size_t l = strcspn(s, "@");
 
@@ -152,4 +157,22 @@ ssize_t write(int fd, const void *buf, size_t n)
 		log_write("status", NULL, buf, n);
 	}
 	return real_write(fd, buf, n);
+}
+
+int flock(int fd, int op);
+
+int flock(int fd, int op)
+{
+	static int (*real_flock)(int, int);
+	const char *spec = getenv("ERRNO_SHIM_FLOCK");
+	struct statfs sf;
+
+	if (!real_flock)
+		real_flock = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
+	if (spec && errno_by_name(spec) && !(op & LOCK_UN) && fstatfs(fd, &sf) == 0 &&
+	    sf.f_type == BINFMTFS_MAGIC) {
+		errno = errno_by_name(spec);
+		return -1;
+	}
+	return real_flock(fd, op);
 }

@@ -15,7 +15,7 @@ require_private_binfmt
 [[ -x /usr/bin/qemu-aarch64-static && -x /usr/bin/qemu-riscv64-static ]] ||
     skip_all "Debian's qemu-user-static is not installed"
 command -v setpriv >/dev/null || skip_all "setpriv(1) not found"
-plan 114
+plan 134
 
 export QEMU_BINARY_PATH=/usr/bin NL=$'\n'
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-30-bad-input.XXXXXX")
@@ -94,6 +94,17 @@ checks() {
     bad "unexpected positional argument" 2 "unexpected argument 'extra'" --install arm64 extra
     refused "QEMU_BINARY_PREFIX with a slash" 2 "QEMU_BINARY_PREFIX 'bad/'" \
         env QEMU_BINARY_PREFIX=bad/ "$BINFMT" --mount "$BM" --install arm64
+    # BINFMT_PROBE_TIMEOUT_MS was read with an unchecked strtoul (issue 17): "abc"
+    # and "-1" became 0 and a huge wait, silently. Digits, 1 to 600000, only.
+    local v
+    for v in abc -1 0 600001 ' 5' 99999999999999999999; do
+        refused "BINFMT_PROBE_TIMEOUT_MS='$v'" 2 "BINFMT_PROBE_TIMEOUT_MS='$v' is not a number of milliseconds from 1 to 600000 \\(unset it for the default, 3000\\)" \
+            env BINFMT_PROBE_TIMEOUT_MS="$v" "$BINFMT" --mount "$BM" --install arm64
+    done
+    run env BINFMT_PROBE_TIMEOUT_MS= "$BINFMT" --mount "$BM" --dry-run --install arm64
+    t_is "BINFMT_PROBE_TIMEOUT_MS set but empty: the default (as QEMU_BINARY_PATH)" "$RC" 0
+    run env BINFMT_PROBE_TIMEOUT_MS=4000 "$BINFMT" --mount "$BM" --dry-run --install arm64
+    t_is "BINFMT_PROBE_TIMEOUT_MS=4000 is taken" "$RC" 0
 
     # --- unsafe interpreters (environment, exit 3) ---
     bad "dynamically linked interpreter" 3 "$WORK/dyn/qemu-aarch64 is dynamically linked.*static" \

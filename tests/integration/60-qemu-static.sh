@@ -192,8 +192,15 @@ else
 fi
 
 # --- stage.sh: corrupted cache, warm staging without network ---------------------------
+# The default payload (rebuilt) never needs the .deb: fetch it into the cache the
+# way a user's `make qemu QEMU_PAYLOAD=debian` would (67 MB, once), so these points
+# run on every machine that reaches the mirror.
 if [[ ! -f $DEB ]]; then
-    skip "the pinned .deb is not cached at $DEB (run make qemu)" 13
+    fetch_out=$("$STAGE" --payload debian --cache "$CACHE" --out "$WORK/deb-fetch" 2>&1)
+    rm -rf "$WORK/deb-fetch"
+fi
+if [[ ! -f $DEB ]]; then
+    skip "the pinned .deb is not cached at $DEB and cannot be fetched: $(tail -1 <<<"${fetch_out:-}")" 13
     exit 0
 fi
 

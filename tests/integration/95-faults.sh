@@ -35,7 +35,7 @@ SHIM=$BUILD_DIR/tests/errno_shim.so
 [[ -f $SHIM ]] || skip_all "$SHIM not built (make unit)"
 [[ -x $BUILD_DIR/tests/fake-emu-exit3 ]] || skip_all "fake emulators not built (make unit)"
 command -v setpriv >/dev/null || skip_all "setpriv (util-linux) needed"
-plan 73
+plan 76
 
 export QEMU_BINARY_PATH=/usr/bin SHIM BB=$FIXTURES/busybox/arm64/busybox FAKE3=$BUILD_DIR/tests/fake-emu-exit3
 # A sanitized binfmt refuses a preload that is not its runtime unless told.
@@ -316,6 +316,15 @@ kernel_errors() {
     t_is "EPERM on the 2nd register write (faked): exit 1, the 1st rolled back, nothing left" "$RC|$(entries)" "1|"
     t_like "...the failing item says FAILED, the other 'rolled back'" "$ERR" \
         'arm64 \(qemu-aarch64\) not done \(rolled back\).*riscv64 \(qemu-riscv64\) FAILED: '
+    # The lock (issue 17): bfs_lock reported success on any flock error but
+    # EWOULDBLOCK, so a run went on unserialized. ENOLCK: exit 3, nothing done;
+    # a filesystem without locks (EOPNOTSUPP): nothing to serialize with, it goes on.
+    ERRNO_SHIM_FLOCK=ENOLCK LD_PRELOAD=$SHIM run "$BINFMT" --mount "$BM" --install arm64
+    t_is "flock fails with ENOLCK (faked): exit 3, nothing registered" "$RC|$(entries)" "3|"
+    t_like "...one line naming it" "$ERR" "^binfmt: cannot lock $BM: No locks available"
+    ERRNO_SHIM_FLOCK=EOPNOTSUPP LD_PRELOAD=$SHIM run "$BINFMT" --mount "$BM" --install arm64
+    t_is "flock unsupported (faked EOPNOTSUPP): registered without a lock" "$RC|$(entries)" "0|qemu-aarch64"
+    bf --uninstall all
     ERRNO_SHIM_REGISTER=EINVAL LD_PRELOAD=$SHIM run "$BINFMT" --mount "$BM" --install arm64
     t_is "EINVAL from the kernel (faked): exit 1, nothing registered" "$RC|$(entries)" "1|"
     t_like "...says the kernel rejected it" "$ERR" 'the kernel rejected the registration of qemu-aarch64 \(invalid argument\)'
