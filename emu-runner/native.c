@@ -50,14 +50,7 @@ const struct probe *native_probe_for(const struct target *t)
 /* The kernel's match (fs/binfmt_misc.c check_file): magic at offset, masked. */
 static bool takes(const struct binfmt_entry *e, const uint8_t *img, size_t len)
 {
-	if (!e->enabled || e->type != 'M' || e->offset + e->magic_len > len)
-		return false;
-	for (size_t i = 0; i < e->magic_len; i++) {
-		uint8_t m = e->mask_len ? e->mask[i] : 0xff;
-		if ((img[e->offset + i] ^ e->magic[i]) & m)
-			return false;
-	}
-	return true;
+	return e->enabled && entry_matches(e, img, len);
 }
 
 const struct binfmt_entry *native_probe_taken_by(const struct probe *p, const struct binfmt_entry *entries,

@@ -218,7 +218,6 @@ static void print_item(const struct plan_item *it, bool dry_run, bool failed_run
 		break;
 	case PLAN_NATIVE:
 	case PLAN_HANDLED:
-	case PLAN_NO_EMULATOR:
 		say("%s: %s skipped: %s", verb, it->label, it->reason);
 		break;
 	case PLAN_CONFLICT:

@@ -303,6 +303,21 @@ int entry_format_register(const struct binfmt_entry *e, char *buf, size_t n)
 	return len;
 }
 
+bool magic_match(const uint8_t *file, const uint8_t *magic, const uint8_t *mask, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((file[i] ^ magic[i]) & (mask ? mask[i] : 0xff))
+			return false;
+	return true;
+}
+
+bool entry_matches(const struct binfmt_entry *e, const uint8_t *file, size_t len)
+{
+	if (e->type != 'M' || e->offset > len || e->magic_len > len - e->offset)
+		return false;
+	return magic_match(file + e->offset, e->magic, e->mask_len ? e->mask : NULL, e->magic_len);
+}
+
 static uint8_t mask_at(const struct binfmt_entry *e, size_t i)
 {
 	return e->mask_len ? e->mask[i] : 0xff;

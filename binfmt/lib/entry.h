@@ -83,6 +83,14 @@ int entry_format_register(const struct binfmt_entry *e, char *buf, size_t n);
 /* Same magic, offset and (masked) bytes: the two entries claim the same files. */
 bool entry_same_match(const struct binfmt_entry *a, const struct binfmt_entry *b);
 
+/* The kernel's test, fs/binfmt_misc.c check_file(): ((file ^ magic) & mask)
+ * over n bytes, mask NULL meaning all ones. The one implementation: entries,
+ * targets and probes all match through it. */
+bool magic_match(const uint8_t *file, const uint8_t *magic, const uint8_t *mask, size_t n);
+/* Would entry e (type M) take a file whose first len bytes are file? Its
+ * enabled state is not looked at. */
+bool entry_matches(const struct binfmt_entry *e, const uint8_t *file, size_t len);
+
 /* Same match, interpreter and flags: registering b over a changes nothing. */
 bool entry_same(const struct binfmt_entry *a, const struct binfmt_entry *b);
 

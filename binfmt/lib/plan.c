@@ -11,17 +11,6 @@
 /* Longest list item we look at; longer ones are malformed names. */
 #define NAME_MAX_LEN 255
 
-const char *plan_state_name(enum plan_state s)
-{
-	static const char *const names[] = {
-		[PLAN_REGISTER] = "register", [PLAN_REPLACE] = "replace",   [PLAN_KEEP] = "keep",
-		[PLAN_ENABLE] = "enable",
-		[PLAN_NATIVE] = "native",     [PLAN_HANDLED] = "handled",   [PLAN_NO_EMULATOR] = "no-emulator",
-		[PLAN_CONFLICT] = "conflict", [PLAN_REMOVE] = "remove",     [PLAN_ABSENT] = "absent",
-	};
-	return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "?";
-}
-
 bool plan_is_qemu_entry(const struct binfmt_entry *e, const char *prefix)
 {
 	const char *base = strrchr(e->interpreter, '/');
@@ -62,15 +51,8 @@ static bool entry_serves(const struct binfmt_entry *e, const struct target *t)
 {
 	uint8_t hdr[ENTRY_MAGIC_MAX * 2] = { 0 };
 
-	if (e->type != 'M' || e->offset + e->magic_len > sizeof(hdr))
-		return false;
 	memcpy(hdr, t->magic, t->len);
-	for (size_t i = 0; i < e->magic_len; i++) {
-		uint8_t m = e->mask_len ? e->mask[i] : 0xff;
-		if ((hdr[e->offset + i] ^ e->magic[i]) & m)
-			return false;
-	}
-	return true;
+	return entry_matches(e, hdr, sizeof(hdr));
 }
 
 const struct target *plan_target_of_entry(const struct binfmt_entry *e)
@@ -673,7 +655,6 @@ static bool item_changed_registry(const struct plan_item *it)
 	case PLAN_KEEP:
 	case PLAN_NATIVE:
 	case PLAN_HANDLED:
-	case PLAN_NO_EMULATOR:
 	case PLAN_ABSENT:
 		/* Nothing to do, unless settled while applying: then another
 		 * process registered or removed the entry meanwhile. */

@@ -24,7 +24,6 @@ enum plan_state {
 	PLAN_ENABLE,      /* an identical entry exists but is disabled: enable it */
 	PLAN_NATIVE,      /* the host runs it natively */
 	PLAN_HANDLED,     /* (all) another working F entry already serves it */
-	PLAN_NO_EMULATOR, /* (all) no interpreter found: skipped */
 	PLAN_CONFLICT,    /* a different entry claims the name or the files (also: an
 	                   * entry with C serves it, "all" included): left alone */
 	PLAN_REMOVE,      /* uninstall */
@@ -110,7 +109,5 @@ const struct target *plan_target_of_entry(const struct binfmt_entry *e);
  * --install --force that replaces it with an entry without C.
  */
 bool plan_credential_warning(const struct binfmt_entry *e, char *buf, size_t n);
-
-const char *plan_state_name(enum plan_state s);
 
 #endif

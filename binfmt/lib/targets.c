@@ -37,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "entry.h"
 #include "platform.h"
 #include "targets.h"
 #include "util.h"
@@ -407,12 +408,7 @@ bool target_same_family(const struct target *a, const struct target *b)
 /* The kernel's test, fs/binfmt_misc.c check_file(): ((file ^ magic) & mask). */
 bool target_matches(const struct target *t, const uint8_t *hdr, size_t len)
 {
-	if (!t || !hdr || len < t->len)
-		return false;
-	for (size_t i = 0; i < t->len; i++)
-		if ((hdr[i] ^ t->magic[i]) & t->mask[i])
-			return false;
-	return true;
+	return t && hdr && len >= t->len && magic_match(hdr, t->magic, t->mask, t->len);
 }
 
 const char *target_display_name(const struct target *t)

@@ -303,6 +303,35 @@ static void describe_difference(void **state)
 	assert_string_equal(buf, "flags 'PF', wanted 'OCF'");
 }
 
+/* The one masked-magic match (entries, targets, probes): the kernel's rule. */
+static void masked_match(void **state)
+{
+	const uint8_t magic[] = { 0x7f, 'E', 'L', 'F', 0x02 }, mask[] = { 0xff, 0xff, 0xff, 0xff, 0xfe };
+	uint8_t file[8] = { 0x7f, 'E', 'L', 'F', 0x03, 0, 0, 0 };
+	struct binfmt_entry e = sample();
+
+	(void)state;
+	assert_true(magic_match(file, magic, mask, 5));   /* bit 0 of byte 4 masked off */
+	assert_false(magic_match(file, magic, NULL, 5));  /* NULL: all ones */
+	file[4] = 0x00;
+	assert_false(magic_match(file, magic, mask, 5));
+	assert_true(magic_match(file, magic, mask, 0));
+	/* An entry at an offset, and a file too short for it. */
+	e.type = 'M';
+	e.offset = 3;
+	memcpy(e.magic, "ab", 2);
+	e.magic_len = 2;
+	e.mask_len = 0;
+	assert_true(entry_matches(&e, (const uint8_t *)"xyzab", 5));
+	assert_false(entry_matches(&e, (const uint8_t *)"xyzab", 4));
+	assert_false(entry_matches(&e, (const uint8_t *)"xyzaB", 5));
+	e.offset = 9;
+	assert_false(entry_matches(&e, (const uint8_t *)"xyzab", 5));
+	e.offset = 3;
+	e.type = 'E';
+	assert_false(entry_matches(&e, (const uint8_t *)"xyzab", 5));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +351,7 @@ int main(void)
 		cmocka_unit_test(format_stays_within_kernel_limit),
 		cmocka_unit_test(same_and_same_match),
 		cmocka_unit_test(describe_difference),
+		cmocka_unit_test(masked_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
