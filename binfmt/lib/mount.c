@@ -338,8 +338,12 @@ static int mount_in_ns(int nsfd, const char *path, dev_t want)
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		int e = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return e;
+	}
 	if (pid == 0) {
 		struct stat st;
 		char status_path[sizeof(((struct binfmtfs *)0)->path) + 8];
@@ -360,7 +364,10 @@ static int mount_in_ns(int nsfd, const char *path, dev_t want)
 	if (read(pfd[0], &got, sizeof(got)) != sizeof(got))
 		got = 0;
 	close(pfd[0]);
-	waitpid(pid, &status, 0);
+	/* No status without a reaped child: then it did not work. */
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -EPERM;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -EPERM;
 	return got == want ? 0 : -EXDEV;
