@@ -16,7 +16,7 @@ for a in arm64 armhf ppc64el s390x riscv64 mips64el; do
         skip_all "busybox for $a not cached in $FIXTURES (run tests/fixtures/fetch.sh)"
 done
 [[ -x /usr/bin/qemu-aarch64-static ]] || skip_all "Debian's qemu-user-static is not installed"
-plan 55
+plan 61
 
 # Emulators come from /usr/bin (Debian's qemu-user-static), whatever is staged.
 export QEMU_BINARY_PATH=/usr/bin NL=$'\n'
@@ -281,9 +281,32 @@ installing: linux/riscv64 (qemu-riscv64) OK (already registered)"
 
     # --- 54: without F the chroot needs QEMU inside: proves F did the work above ---
     bf --flags P --install arm64
+    # The install itself must have worked (issue 17: a failed one made the point
+    # below pass too): registered, with P and without F.
+    t_is "--flags P: registered (exit 0), flags P only" "$RC|$(grep '^flags' "$BM/qemu-aarch64" 2>&1)" "0|flags: P"
     rc=0
     out=$(chroot "$WORK/root" /script.sh 2>&1) || rc=$?
     t_isnt "with flags P only the arm64 chroot script does not run (exit $rc)" "$out|$rc" "chroot aarch64 42|0"
+    echo -1 >"$BM/status"
+
+    # --- the short options (util-linux style; binfmt(8)): -m -n -i -f -u ---
+    run "$BINFMT" -m "$BM" -n -i arm64
+    t_is "-m DIR -n -i arm64: a dry run (exit 0) printing the register string, nothing registered" \
+        "$RC|${OUT%%:M:*}|$(listing)" "0|:qemu-aarch64|register status"
+    # Someone else's entry of that name: the same magic, another interpreter.
+    foreign=${OUT%:/*}:/bin/true:
+    run "$BINFMT" -m "$BM" -i arm64 -q
+    t_is "-m DIR -i arm64 -q: registered, quiet" "$RC|$OUT|$(listing)" "0||qemu-aarch64 register status"
+    echo -1 >"$BM/qemu-aarch64"
+    printf '%s' "$foreign" >"$BM/register"
+    run "$BINFMT" -m "$BM" -i arm64
+    t_is "...without -f that entry is a conflict (exit 4), left alone" "$RC|$(grep '^interpreter' "$BM/qemu-aarch64")" \
+        "4|interpreter /bin/true"
+    run "$BINFMT" -m "$BM" -f -i arm64
+    t_is "-f -i arm64: a foreign entry of that name replaced (exit 0)" "$RC|$(grep '^interpreter' "$BM/qemu-aarch64")" \
+        "0|interpreter /usr/bin/qemu-aarch64-static"
+    run "$BINFMT" -m "$BM" -u arm64
+    t_is "-u arm64: removed (exit 0)" "$RC|$(listing)" "0|register status"
 }
 
 in_private_binfmt checks
