@@ -12,11 +12,11 @@ set -uo pipefail
 
 BUILD_DIR=$(dirname "$(dirname "$BINFMT")")
 CORPUS=$ROOT/tests/fuzz/corpus
-TARGETS="register entry platform cli elf emucli"
+TARGETS="register entry platform cli elf emu emucli image" # every FUZZ_TARGETS of the Makefile
 for t in $TARGETS; do
     [[ -x $BUILD_DIR/tests/fuzz-replay-$t ]] || skip_all "fuzz-replay-$t not built (make unit)"
 done
-plan 8
+plan 10
 
 for t in $TARGETS; do
     n=$(find "$CORPUS/$t" -type f | wc -l)
