@@ -16,7 +16,7 @@ for a in arm64 armhf ppc64el s390x riscv64 mips64el; do
         skip_all "busybox for $a not cached in $FIXTURES (run tests/fixtures/fetch.sh)"
 done
 [[ -x /usr/bin/qemu-aarch64-static ]] || skip_all "Debian's qemu-user-static is not installed"
-plan 61
+plan 66
 
 # Emulators come from /usr/bin (Debian's qemu-user-static), whatever is staged.
 export QEMU_BINARY_PATH=/usr/bin NL=$'\n'
@@ -307,6 +307,26 @@ installing: linux/riscv64 (qemu-riscv64) OK (already registered)"
         "0|interpreter /usr/bin/qemu-aarch64-static"
     run "$BINFMT" -m "$BM" -u arm64
     t_is "-u arm64: removed (exit 0)" "$RC|$(listing)" "0|register status"
+
+    # --- the environment (binfmt(8) ENVIRONMENT), dry runs: the register string ---
+    flags_of() { sed -n 's/^:qemu-aarch64:.*:\([A-Z]*\)$/\1/p' <<<"$OUT"; }
+    local v got=""
+    for v in 0 false NO ''; do
+        run env QEMU_PRESERVE_ARGV0="$v" "$BINFMT" -m "$BM" -n -i arm64
+        got+="[$v]$RC:$(flags_of) "
+    done
+    t_is "QEMU_PRESERVE_ARGV0 empty, 0, false, no: without P" "$got" "[0]0:F [false]0:F [NO]0:F []0:F "
+    run env QEMU_PRESERVE_ARGV0=yes "$BINFMT" -m "$BM" -n -i arm64
+    t_is "QEMU_PRESERVE_ARGV0=yes: with P" "$RC:$(flags_of)" "0:PF"
+    run env QEMU_PRESERVE_ARGV0=0 "$BINFMT" -m "$BM" -n -i arm64 --flags PF
+    t_is "...and --flags wins over it (explicit flags as given)" "$RC:$(flags_of)" "0:PF"
+    # The suite sets QEMU_BINARY_PATH; empty must search as unset does (the
+    # staged payload next to binfmt first), not as "" or the current directory.
+    run env -u QEMU_BINARY_PATH "$BINFMT" -m "$BM" -n -i arm64
+    local unset_out=$RC:$OUT
+    run env QEMU_BINARY_PATH= "$BINFMT" -m "$BM" -n -i arm64
+    t_is "QEMU_BINARY_PATH set but empty: the default search, as when unset" "$RC:$OUT" "$unset_out"
+    t_is "...nothing registered by any of these" "$(listing)" "register status"
 }
 
 in_private_binfmt checks

@@ -11,7 +11,10 @@ set -uo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-QDIR=${QEMU_STATIC_DIR:-$ROOT/build/qemu}
+# The build tree under test: the one holding $BINFMT (build, build-asan, ...), where
+# its `make qemu` staged the payload (a cold sanitize-check has no build/ at all).
+BUILD_DIR=$(dirname "$(dirname "$BINFMT")")
+QDIR=${QEMU_STATIC_DIR:-$BUILD_DIR/qemu}
 MANIFEST=$ROOT/qemu-static/manifest
 STAGE=$ROOT/qemu-static/stage.sh
 CACHE=${QEMU_STATIC_CACHE:-/var/cache/binfmt-installer/qemu}
@@ -33,7 +36,7 @@ arm64) MACHINE=aarch64 ;;
 esac
 
 # elfcheck as `make qemu` built it, else a private build.
-ELFCHECK=$ROOT/build/bin/elfcheck
+ELFCHECK=$BUILD_DIR/bin/elfcheck
 if [[ ! -x $ELFCHECK ]]; then
     ELFCHECK=$WORK/elfcheck
     cc -std=gnu11 -Wall -Wextra -Werror -O2 -o "$ELFCHECK" "$ROOT/qemu-static/elfcheck.c" -lelf ||
