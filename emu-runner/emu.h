@@ -285,6 +285,8 @@ struct ns_child {
  * -EPERM (the caller may then run the step without namespaces). */
 /* fork-like clone3 (clone where there is none) with these namespace flags. */
 pid_t clone3_fork(uint64_t flags);
+/* Write text to /proc/PID/NAME in one write (uid_map, gid_map, setgroups). 0 or -errno. */
+int ns_write_proc(pid_t pid, const char *name, const char *text);
 pid_t ns_spawn(const struct emu_config *c, struct ns_child *out, struct bi_error *err);
 /* In the sandbox, once its mounts are final: fork-like clone3 into the
  * step's own user namespace (a child of the sandbox's, so the sandbox's

@@ -71,19 +71,6 @@ static void choose_ranges(struct step_ids *ids)
 	ids->gid0 = g.start[0];
 }
 
-static int write_proc(pid_t pid, const char *name, const char *text)
-{
-	char path[64];
-	_cleanup_close_ int fd = -1;
-	size_t len = strlen(text);
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	return write(fd, text, len) == (ssize_t)len ? 0 : -errno;
-}
-
 /* A user namespace holding the step's maps, for mount_setattr's idmap: a
  * child that only waits in it while we write the maps and open it. */
 static int idmap_userns(const struct step_ids *ids)
@@ -106,9 +93,9 @@ static int idmap_userns(const struct step_ids *ids)
 		close(pfd[1]);
 		return -errno;
 	}
-	r = write_proc(pid, "uid_map", ids->uid_map);
+	r = ns_write_proc(pid, "uid_map", ids->uid_map);
 	if (r == 0)
-		r = write_proc(pid, "gid_map", ids->gid_map);
+		r = ns_write_proc(pid, "gid_map", ids->gid_map);
 	if (r == 0) {
 		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -41,7 +41,7 @@ pid_t clone3_fork(uint64_t flags)
 #endif
 }
 
-static int write_file(pid_t pid, const char *name, const char *text)
+int ns_write_proc(pid_t pid, const char *name, const char *text)
 {
 	char path[64];
 	_cleanup_close_ int fd = -1;
@@ -87,15 +87,15 @@ static int write_single_maps(pid_t pid, bool uid_done, bool gid_done)
 
 	if (!uid_done) {
 		snprintf(map, sizeof(map), "0 %u 1", (unsigned)geteuid());
-		r = write_file(pid, "uid_map", map);
+		r = ns_write_proc(pid, "uid_map", map);
 	}
 	if (r == 0 && !gid_done) {
-		r = write_file(pid, "setgroups", "deny");
+		r = ns_write_proc(pid, "setgroups", "deny");
 		if (r == -ENOENT)
 			r = 0;
 		if (r == 0) {
 			snprintf(map, sizeof(map), "0 %u 1", (unsigned)getegid());
-			r = write_file(pid, "gid_map", map);
+			r = ns_write_proc(pid, "gid_map", map);
 		}
 	}
 	return r;
@@ -114,11 +114,11 @@ static int write_id_maps(pid_t pid, bool root, struct ns_child *out, struct bi_e
 	if (root) {
 		r = identity_map("/proc/self/uid_map", map, sizeof(map));
 		if (r == 0)
-			r = write_file(pid, "uid_map", map);
+			r = ns_write_proc(pid, "uid_map", map);
 		if (r == 0)
 			r = identity_map("/proc/self/gid_map", map, sizeof(map));
 		if (r == 0)
-			r = write_file(pid, "gid_map", map);
+			r = ns_write_proc(pid, "gid_map", map);
 	} else if (subid_write_maps(pid, &out->idmap) == 0) {
 		r = 0;
 	} else {
@@ -291,9 +291,9 @@ pid_t ns_spawn_step(const struct step_ids *ids, int *go_fd, struct bi_error *err
 	close(pfd[0]);
 	/* We have CAP_SETUID/SETGID in the parent namespace: no setgroups
 	 * "deny" needed (where ours has it, the child inherits it). */
-	r = write_file(pid, "uid_map", uid_map);
+	r = ns_write_proc(pid, "uid_map", uid_map);
 	if (r == 0)
-		r = write_file(pid, "gid_map", gid_map);
+		r = ns_write_proc(pid, "gid_map", gid_map);
 	if (r < 0) {
 		close(pfd[1]);
 		waitpid(pid, NULL, 0);
