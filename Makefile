@@ -212,6 +212,19 @@ $(BUILD)/obj/emu-runner/unpack.o: emu-runner/unpack.c emu-runner/emu.h $(wildcar
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(EMU_CFLAGS) -c -o $@ $<
 
+# The compile-acceleration launcher (emu-runner/accel.c): static, of the host's
+# architecture, without sanitizers (it runs in foreign roots, where no runtime
+# of ours is), embedded into emu-run by accel-image.c.
+ACCEL_LAUNCHER := $(BUILD)/libexec/emu-run-accel
+$(ACCEL_LAUNCHER): emu-runner/launcher/emu-run-accel.c emu-runner/accel.h
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -static -o $@ $<
+$(BUILD)/obj/emu-runner/accel-image.o: emu-runner/accel-image.c $(ACCEL_LAUNCHER)
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) -DACCEL_LAUNCHER='"$(ACCEL_LAUNCHER)"' $(ALL_CFLAGS) -c -o $@ $<
+
 $(BUILD)/bin/emu-run: $(EMU_OBJ) $(LIB)
 	$(EMU_PKG_CHECK)
 	@mkdir -p $(dir $@)
@@ -248,7 +261,7 @@ VALGRIND_OPTS ?= --error-exitcode=99 -q --leak-check=full --errors-for-leak-kind
 CPPCHECK     ?= cppcheck
 CLANG_TIDY   ?= clang-tidy
 # Every C file: the library, both programs, the tests, their helpers, the benchmarks.
-LINT_SRC      = $(LIB_SRC) $(BINFMT_SRC) $(EMU_SRC) $(wildcard tests/fuzz/*.c) tests/faults/errno_shim.c \
+LINT_SRC      = $(LIB_SRC) $(BINFMT_SRC) $(filter-out emu-runner/accel-image.c,$(EMU_SRC)) emu-runner/launcher/emu-run-accel.c $(wildcard tests/fuzz/*.c) tests/faults/errno_shim.c \
                 $(wildcard tests/unit/*.c tests/helpers/*.c bench/*.c)
 LINT_INC      = -Ibinfmt/lib -Ibinfmt/cli -Iemu-runner -Itests/fuzz
 

@@ -35,6 +35,9 @@ enum {
 #define EMU_HOSTNAME "buildkitsandbox"
 /* Set (to anything but empty or 0) to skip the private binfmt_misc instance. */
 #define EMU_ENV_NO_PRIVATE "EMU_RUN_NO_PRIVATE_BINFMT"
+/* --accel and --accel-root defaults. */
+#define EMU_ENV_ACCEL "EMU_RUN_ACCEL"
+#define EMU_ENV_ACCEL_ROOT "EMU_RUN_ACCEL_ROOT"
 /* argv[0] of the probe programs emu-run executes natively (native.c). */
 #define EMU_PROBE_ARGV0 "emu-run-probe"
 
@@ -67,6 +70,8 @@ struct emu_config {
 	enum emu_network network;
 	const char *qemu;          /* --qemu FILE|DIR */
 	const char *cpu;           /* --cpu MODEL -> QEMU_CPU */
+	bool accel_off, accel_set; /* --accel off; --accel given (or EMU_RUN_ACCEL) */
+	const char *accel_root;    /* --accel-root DIR: where the cross tools are (NULL: /) */
 	bool overlay, verbose;
 	bool unsafe_no_userns;     /* --unsafe-no-userns: a --rootfs step as real root where
 				    * no user namespace can be made (confined by seccomp) */
@@ -325,6 +330,34 @@ int confine_caps(bool host_root, bool no_userns);
 /* Install the filters in what (CONFINE_*); needs no_new_privs first. */
 int confine_seccomp(int what);
 
+/* --- accel.c: the root's compiler proper and assembler as native tools (issue 15) ---- */
+
+#define ACCEL_MAX_TOOLS 16
+
+struct accel_tool {
+	char root[PATH_MAX];       /* the root's tool, absolute inside the root */
+	char host[PATH_MAX];       /* the same Debian version's cross tool, a host path */
+	char what[400];            /* its package and version, for --verbose */
+	const char *kind;          /* the launcher's: "c" (cc1), "c++" (cc1plus), "plain" */
+};
+
+struct accel {
+	char libdir[PATH_MAX];     /* the host loader's directory (its libraries too) */
+	char loader[NAME_MAX + 1]; /* the loader's file name in it */
+	struct accel_tool tools[ACCEL_MAX_TOOLS];
+	size_t n;                  /* 0: nothing accelerated */
+};
+
+/* In emu-run, with --rootfs or --image: which of the root's tools have the
+ * same Debian version's cross tool on the host (or in --accel-root), each
+ * checked to run. --verbose says each choice and why not. */
+void accel_prepare(const struct emu_config *c, int rootfd, struct accel *a);
+/* In the sandbox, before pivot_root (the host's tree still visible), after
+ * the root's own mounts: ACCEL_DIR in the root's /dev (devfd) and the
+ * launcher over each tool. Returns how many tools are accelerated (what
+ * could not be done stays emulated, with a --verbose line), or -ENOMEM. */
+int accel_mount(const struct emu_config *c, const struct accel *a, int rootmnt, int devfd);
+
 /* --- init.c: pid 1 and the forwarding parent -------------------------------------- */
 
 /* Block the signals we forward (and SIGCHLD), before any child exists. */
@@ -357,6 +390,7 @@ struct sandbox_args {
 	const struct emu_config *c;
 	struct step_ids *ids;      /* idmap.c (its fds are ours) */
 	struct emulation *em;
+	const struct accel *accel; /* accel.c, or NULL */
 	int report_fd;             /* write end: placeholders, then closed */
 	int rootfd;                /* emu-run's fd of --rootfs (its mount namespace), or -1 */
 	bool userns;

@@ -26,6 +26,8 @@ enum {
 	OPT_NETWORK,
 	OPT_QEMU,
 	OPT_CPU,
+	OPT_ACCEL,
+	OPT_ACCEL_ROOT,
 	OPT_SHELL,
 	OPT_OVERLAY,
 	OPT_UNSAFE_NO_USERNS,
@@ -95,6 +97,13 @@ static void usage(void)
 	       "     --qemu FILE|DIR       the static QEMU to use (default: the staged payload\n"
 	       "                           <bindir>/../qemu, then /usr/bin)\n"
 	       "     --cpu MODEL           QEMU CPU model (sets QEMU_CPU)\n"
+	       "     --accel auto|off      auto (default): with --rootfs or --image, the root's GCC\n"
+	       "                           compiler proper (cc1, cc1plus, lto1) and assembler run as\n"
+	       "                           the host's Debian cross tools where those are the same\n"
+	       "                           Debian version (same output); off: all emulated\n"
+	       "     --accel-root DIR      take the cross tools from the root DIR of this host's\n"
+	       "                           architecture instead of from / (e.g. a trixie amd64 root\n"
+	       "                           with gcc-14-aarch64-linux-gnu for trixie arm64 steps)\n"
 	       "     --unsafe-no-userns    where user namespaces are unavailable, run a --rootfs step\n"
 	       "                           as real root anyway (fewer capabilities, a seccomp filter\n"
 	       "                           against mounts, modules, bpf, kexec and ptrace); without\n"
@@ -107,6 +116,8 @@ static void usage(void)
 	       "Environment:\n"
 	       " %s=1  skip the private binfmt_misc instance: use the host's\n"
 	       "                               registrations (which must have the F flag)\n"
+	       " EMU_RUN_ACCEL=auto|off       as --accel (the option wins)\n"
+	       " EMU_RUN_ACCEL_ROOT=DIR       as --accel-root (the option wins)\n"
 	       "\n"
 	       "Exit status: the command's; 128+N when it was killed by signal N;\n"
 	       "125 emu-run failed; 126 the command cannot be executed; 127 it was not found.\n",
@@ -185,6 +196,15 @@ static int add_env(struct emu_config *c, const char *arg, bool file)
 	return r < 0 ? usage_error("%s", err.msg) : -1;
 }
 
+static int set_accel(struct emu_config *c, const char *v, const char *what)
+{
+	if (strcmp(v, "auto") && strcmp(v, "off"))
+		return usage_error("%s '%s': auto or off", what, v);
+	c->accel_off = !strcmp(v, "off");
+	c->accel_set = true;
+	return -1;
+}
+
 static int parse_option(struct emu_config *c, int opt, const char **shell)
 {
 	switch (opt) {
@@ -205,6 +225,8 @@ static int parse_option(struct emu_config *c, int opt, const char **shell)
 		break;
 	case OPT_QEMU: c->qemu = optarg; break;
 	case OPT_CPU: c->cpu = optarg; break;
+	case OPT_ACCEL: return set_accel(c, optarg, "--accel");
+	case OPT_ACCEL_ROOT: c->accel_root = optarg; break;
 	case OPT_SHELL: *shell = optarg; break;
 	case 'v': c->verbose = true; break;
 	case 'h': usage(); return 0;
@@ -299,6 +321,8 @@ int emu_parse_args(int argc, char **argv, struct emu_config *c)
 		{ "network", required_argument, NULL, OPT_NETWORK },
 		{ "qemu", required_argument, NULL, OPT_QEMU },
 		{ "cpu", required_argument, NULL, OPT_CPU },
+		{ "accel", required_argument, NULL, OPT_ACCEL },
+		{ "accel-root", required_argument, NULL, OPT_ACCEL_ROOT },
 		{ "shell", required_argument, NULL, OPT_SHELL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -320,6 +344,13 @@ int emu_parse_args(int argc, char **argv, struct emu_config *c)
 		return usage_error("--image and --rootfs are mutually exclusive");
 	if (c->overlay && !c->rootfs && !c->image)
 		return usage_error("--overlay needs --rootfs (--image implies it)");
+	/* The environment's value only where no option gave one; an empty one is unset. */
+	e = getenv(EMU_ENV_ACCEL);
+	if (!c->accel_set && e && *e && (rc = set_accel(c, e, EMU_ENV_ACCEL)) >= 0)
+		return rc;
+	e = getenv(EMU_ENV_ACCEL_ROOT);
+	if (!c->accel_root && e && *e)
+		c->accel_root = e;
 	e = getenv(EMU_ENV_NO_PRIVATE);
 	c->no_private_binfmt = e && *e && strcmp(e, "0") != 0;
 	return set_command(c, shell, argc, argv);

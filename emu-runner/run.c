@@ -54,10 +54,11 @@ static int run_plain(const struct emu_config *c, struct emulation *em, const cha
 
 /* In the sandbox: never returns. */
 __attribute__((noreturn)) static void sandbox(const struct emu_config *c, struct emulation *em, int rep[2],
-					      int rootfd, struct step_ids *ids, const struct ns_child *ch)
+					      int rootfd, struct step_ids *ids, const struct ns_child *ch,
+					      const struct accel *acc)
 {
-	struct sandbox_args a = { .c = c, .em = em, .ids = ids, .report_fd = rep[1], .rootfd = rootfd,
-				  .userns = ch->userns };
+	struct sandbox_args a = { .c = c, .em = em, .ids = ids, .accel = acc, .report_fd = rep[1],
+				  .rootfd = rootfd, .userns = ch->userns };
 
 	close(rep[0]);
 	fflush(stdout);
@@ -127,6 +128,7 @@ int emu_run(const struct emu_config *c)
 	struct emulation em;
 	struct ns_child ch;
 	struct step_ids ids;
+	static struct accel acc; /* 130 KiB of paths: not on the stack */
 	_cleanup_close_ int rootfd = -1;
 	int rep[2], rc;
 	pid_t pid;
@@ -143,6 +145,7 @@ int emu_run(const struct emu_config *c)
 		emu_err("out of memory");
 		return EMU_EXIT_ERROR;
 	}
+	accel_prepare(c, rootfd, &acc);
 	if (pipe2(rep, O_CLOEXEC) < 0) {
 		emu_err("pipe: %s", strerror(errno));
 		idmap_release(&ids);
@@ -151,7 +154,7 @@ int emu_run(const struct emu_config *c)
 	init_block_signals();
 	pid = ns_spawn(c, &ch, &err);
 	if (pid == 0)
-		sandbox(c, &em, rep, rootfd, &ids, &ch);
+		sandbox(c, &em, rep, rootfd, &ids, &ch, &acc);
 	close(rep[1]);
 	/* The sandbox has its own copies. */
 	idmap_release(&ids);

@@ -139,6 +139,24 @@ static int as_own_ids(const struct fs_ids *fs, int report_fd)
 	return 0;
 }
 
+/* The launcher execs the root's own tool, emulated, with argv[0] as it got
+ * it, wherever native output could differ: only our private entry is known
+ * to have P (a host entry without it would turn argv[0] into the path). */
+static int mount_accel(const struct sandbox_args *a, struct rootfs *r)
+{
+	int n;
+
+	if (!a->accel || !a->accel->n)
+		return 0;
+	if (a->em->path != EMU_PATH_PRIVATE) {
+		emu_note(a->c, "accel: everything stays emulated: the step does not use emu-run's private "
+			 "binfmt_misc instance");
+		return 0;
+	}
+	n = accel_mount(a->c, a->accel, r->mntfd, r->devfd);
+	return n < 0 ? n : 0;
+}
+
 static int setup_rootfs(const struct sandbox_args *a, struct rootfs *r, struct emu_user *u, struct bi_error *err)
 {
 	const struct emu_config *c = a->c;
@@ -154,7 +172,7 @@ static int setup_rootfs(const struct sandbox_args *a, struct rootfs *r, struct e
 		return bi_error_set(err, -errno, "sethostname: %s", strerror(errno));
 	if ((e = as_step_root(a->ids, &fs)) < 0)
 		return bi_error_set(err, e, "cannot take the step's ids for its root: %s", strerror(-e));
-	if ((e = rootfs_mount_all(c, r, err)) == 0 && (e = rootfs_pivot(r, err)) == 0)
+	if ((e = rootfs_mount_all(c, r, err)) == 0 && (e = mount_accel(a, r)) == 0 && (e = rootfs_pivot(r, err)) == 0)
 		e = workdir_create(c->workdir ? c->workdir : "/", err);
 	if ((f = as_own_ids(&fs, a->report_fd)) < 0 && e == 0)
 		e = bi_error_set(err, f, "cannot take our own ids back: %s", strerror(-f));

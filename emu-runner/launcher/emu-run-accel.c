@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * emu-run-accel: what a step's compiler proper or assembler really is when
+ * emu-run accelerates it (accel.c). emu-run bind-mounts this static x86-64
+ * (the host's) program over each accelerated tool of the root, in the step's
+ * mount namespace only; the kernel runs it natively, and it execs the host's
+ * cross tool of the same Debian version through the host's own loader and
+ * libraries, which emu-run mounted read-only under ACCEL_DIR:
+ *
+ *   ACCEL_DIR/lib/<loader> --inhibit-cache --library-path ACCEL_DIR/lib
+ *       --argv0 ARGV0 ACCEL_DIR/tN ARGS...
+ *
+ * Which tool it stands for is /proc/self/exe: the path of the bind mount,
+ * the root's own path of the tool. ACCEL_DIR/tools says, per line,
+ * "tool ROOT-PATH NATIVE ORIGINAL KIND" (tab-separated), after "loader PATH"
+ * and "libs DIR".
+ *
+ * KIND "c" or "c++" (cc1, cc1plus; "plain" for lto1 and as): a cross
+ * compiler's built-in header search list is not the native one's
+ * (/usr/lib/gcc-cross/..., no /usr/local/include). So, once per step, the
+ * root's own tool (emulated) and the native one are asked for theirs (-v -E
+ * /dev/null, the same -imultiarch; kept in ACCEL_DIR/cache), and the native
+ * tool gets the root's list through C_INCLUDE_PATH (CPLUS_INCLUDE_PATH for
+ * cc1plus), after the step's own value: GCC searches those before its
+ * standard directories and drops a standard one already listed, so the
+ * order is the root's, and no object records it (DW_AT_producer records
+ * options, never the environment). That holds only while every directory
+ * the native tool searches is in the root's list, which is checked, and for
+ * the directories that existed: each run checks that they still do, and that
+ * the ones either tool ignored as missing still do not, else it goes
+ * emulated. Arguments that make the search list or the output depend on the
+ * compiler's own configuration (-v, -nostdinc, --sysroot, -isysroot,
+ * -iprefix, -imultilib, -fplugin, -frecord-gcc-switches, ...) go emulated.
+ *
+ * Whenever native output could differ, or the native tool cannot be started,
+ * it execs ORIGINAL instead: the root's own tool (a bind mount of it, taken
+ * before it was covered), emulated as without acceleration, argv unchanged
+ * (the private binfmt_misc entry has P, so argv[0] reaches it as given).
+ * That is: an argument naming the "native" CPU (a cross compiler's native is
+ * the host's), and LD_PRELOAD/LD_AUDIT/LD_DEBUG/LD_PROFILE in the environment
+ * (they would act on the host's loader, not the root's). The environment is
+ * passed on unchanged either way; the loader's --library-path supersedes
+ * LD_LIBRARY_PATH, which names the root's (foreign) libraries.
+ *
+ * Static, no allocation beyond the stack: it runs in any root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../accel.h"
+
+#define MAX_ARGS 4096
+#define MAX_ENV 4096
+#define LIST_MAX 16384
+
+static void fail(const char *what, int e)
+{
+	dprintf(2, "emu-run-accel: %s: %s (emu-run's compile acceleration; --accel off turns it off)\n", what,
+		strerror(e));
+}
+
+/* An argument whose meaning is the compiler's own configuration or the host's CPU. */
+static bool config_dependent(char **argv)
+{
+	static const char *const exact[] = { "-v", "-version", "--version", "-nostdinc", "-nostdinc++", "--help",
+					     "-fself-test", "-frecord-gcc-switches", "-dumpspecs" };
+	static const char *const prefix[] = { "-iprefix", "-iwithprefix", "-isysroot", "--sysroot", "-imultilib",
+					      "-fplugin", "-print-", "--help=", "-fself-test=" };
+
+	for (char **a = argv + 1; *a; a++) {
+		if (!strncmp(*a, "-m", 2) && strstr(*a, "=native"))
+			return true;
+		for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+			if (!strcmp(*a, exact[i]))
+				return true;
+		for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+			if (!strncmp(*a, prefix[i], strlen(prefix[i])))
+				return true;
+	}
+	return false;
+}
+
+static bool loader_env(char **envp)
+{
+	static const char *const vars[] = { "LD_PRELOAD=", "LD_AUDIT=", "LD_DEBUG=", "LD_PROFILE=" };
+
+	for (char **e = envp; *e; e++)
+		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+			if (!strncmp(*e, vars[i], strlen(vars[i])) && (*e)[strlen(vars[i])])
+				return true;
+	return false;
+}
+
+/* The next tab- or newline-terminated field of *p, NUL-terminated in place. */
+static char *field(char **p)
+{
+	char *s = *p, *end = s + strcspn(s, "\t\n");
+
+	if (!*s)
+		return NULL;
+	*p = end + (*end != '\0');
+	*end = '\0';
+	return s;
+}
+
+struct entry {
+	char *loader, *libs, *native, *original, *kind;
+	int index;                 /* its line among the tools */
+};
+
+/* Find self in the table (buf, NUL-terminated). */
+static bool lookup(char *buf, const char *self, struct entry *out)
+{
+	char *p = buf, *key;
+	int k = 0;
+
+	memset(out, 0, sizeof(*out));
+	while ((key = field(&p))) {
+		if (!strcmp(key, "loader")) {
+			out->loader = field(&p);
+		} else if (!strcmp(key, "libs")) {
+			out->libs = field(&p);
+		} else if (!strcmp(key, "tool")) {
+			char *root = field(&p), *native = field(&p), *orig = field(&p), *kind = field(&p);
+
+			if (root && native && orig && kind && !strcmp(root, self)) {
+				out->native = native;
+				out->original = orig;
+				out->kind = kind;
+				out->index = k;
+			}
+			k++;
+		}
+	}
+	return out->loader && out->libs && out->native && out->original;
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t have = 0;
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	while (have < n - 1 && (r = read(fd, buf + have, n - 1 - have)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			close(fd);
+			return -errno;
+		}
+		have += (size_t)r;
+	}
+	close(fd);
+	buf[have] = '\0';
+	return (ssize_t)have;
+}
+
+/* The -imultiarch the driver passed ("" for none): the one input of the list we keep. */
+static const char *multiarch(char **argv)
+{
+	for (char **a = argv + 1; *a; a++)
+		if (!strcmp(*a, "-imultiarch") && a[1])
+			return a[1];
+	return "";
+}
+
+static bool is_lang_env(const char *e)
+{
+	static const char *const vars[] = { "CPATH=", "C_INCLUDE_PATH=", "CPLUS_INCLUDE_PATH=", "OBJC_INCLUDE_PATH=",
+					    "OBJCPLUS_INCLUDE_PATH=", "LC_ALL=", "LC_MESSAGES=", "LANG=", "LANGUAGE=" };
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if (!strncmp(e, vars[i], strlen(vars[i])))
+			return true;
+	return false;
+}
+
+/*
+ * Run a tool for its standard search list: out gets "+DIR" per directory
+ * searched, in order, and "-DIR" per one it ignored as missing. Its output
+ * is English (LC_ALL=C) and has no path of the step's own (CPATH and the
+ * like are left out). 0, or -1.
+ */
+static int probe_list(const char *prog, char **pargv, char **envp, char *out, size_t n)
+{
+	static char *penv[MAX_ENV + 2];
+	static char buf[LIST_MAX];
+	size_t k = 0, len = 0, o = 0;
+	bool in_list = false;
+	int p[2], st;
+	pid_t pid;
+
+	for (char **v = envp; *v && k < MAX_ENV; v++)
+		if (!is_lang_env(*v))
+			penv[k++] = *v;
+	penv[k++] = (char *)"LC_ALL=C";
+	penv[k] = NULL;
+	if (pipe(p) < 0)
+		return -1;
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(p[1], 2) < 0)
+			_exit(126);
+		close(p[0]);
+		execve(prog, pargv, penv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (ssize_t r; len < sizeof(buf) - 1 && (r = read(p[0], buf + len, sizeof(buf) - 1 - len)) != 0;) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || len == sizeof(buf) - 1)
+		return -1;
+	for (char *line = buf, *nl; *line; line = nl + 1) {
+		static const char ignored[] = "ignoring nonexistent directory \"";
+		const char *d = NULL;
+		char sign = 0;
+		size_t l;
+
+		if (!(nl = strchr(line, '\n')))
+			return -1;
+		*nl = '\0';
+		if (!strcmp(line, "#include <...> search starts here:")) {
+			in_list = true;
+		} else if (!strcmp(line, "End of search list.")) {
+			in_list = false;
+		} else if (in_list && line[0] == ' ') {
+			d = line + 1, sign = '+';
+		} else if (!strncmp(line, ignored, strlen(ignored))) {
+			d = line + strlen(ignored), sign = '-';
+			if (!*d || d[strlen(d) - 1] != '"')
+				return -1;
+			line[strlen(line) - 1] = '\0';
+		}
+		if (!d)
+			continue;
+		/* A directory GCC prints with a note ("(framework directory)"), or
+		 * one that cannot be put in a search path: not for us. */
+		if (strchr(d, ':') || strstr(d, " ("))
+			return -1;
+		l = strlen(d);
+		if (o + l + 3 > n)
+			return -1;
+		out[o++] = sign;
+		memcpy(out + o, d, l);
+		o += l;
+		out[o++] = '\n';
+	}
+	out[o] = '\0';
+	return o > 0 && !in_list ? 0 : -1;
+}
+
+/* Is "+DIR" (sign '+') or "-DIR" a line of list? */
+static bool has_line(const char *list, char sign, const char *d, size_t l)
+{
+	for (const char *p = list; (p = strstr(p, d)); p++)
+		if (p > list && p[-1] == sign && (p - 1 == list || p[-2] == '\n') && p[l] == '\n')
+			return true;
+	return false;
+}
+
+/*
+ * The list the step's compiles get: the root's tool's (emulated) own, in
+ * its order, through C_INCLUDE_PATH; the native tool then adds its own
+ * standard directories after them, where GCC drops each one already there.
+ * So every directory the native tool searches must be in the root's list,
+ * and each one it ignored as missing is kept as a "-" line too: should it
+ * appear later, the step's compiles go emulated.
+ */
+static int probe_both(const struct entry *e, const char *argv0, const char *march, char **envp, char *out,
+		      size_t n)
+{
+	static char native[LIST_MAX];
+	char *eargv[] = { (char *)argv0, (char *)"-quiet", (char *)"-v", (char *)"-E", (char *)"/dev/null",
+			  (char *)"-o", (char *)"/dev/null", (char *)"-imultiarch", (char *)march, NULL };
+	char *nargv[] = { e->loader, (char *)"--inhibit-cache", (char *)"--library-path", e->libs, (char *)"--argv0",
+			  (char *)argv0, e->native, (char *)"-quiet", (char *)"-v", (char *)"-E", (char *)"/dev/null",
+			  (char *)"-o", (char *)"/dev/null", (char *)"-imultiarch", (char *)march, NULL };
+	size_t o;
+
+	if (!*march) {
+		/* No -imultiarch from the driver: none here either. */
+		eargv[7] = NULL;
+		nargv[13] = NULL;
+	}
+	if (probe_list(e->original, eargv, envp, out, n) < 0 || probe_list(e->loader, nargv, envp, native, sizeof(native)) < 0)
+		return -1;
+	o = strlen(out);
+	for (char *line = native, *nl; *line; line = nl + 1) {
+		size_t l;
+
+		nl = strchr(line, '\n');
+		l = (size_t)(nl - line) - 1;
+		if (line[0] == '+' && !has_line(out, '+', line + 1, l))
+			return -1;
+		if (line[0] == '-' && !has_line(out, '-', line + 1, l)) {
+			if (o + l + 3 > n)
+				return -1;
+			memcpy(out + o, line, l + 2);
+			o += l + 2;
+			out[o] = '\0';
+		}
+	}
+	return 0;
+}
+
+static void cache_name(const struct entry *e, const char *march, char *name, size_t n)
+{
+	int k = snprintf(name, n, ACCEL_DIR "/cache/t%d-", e->index);
+
+	for (const char *c = march; *c && (size_t)k < n - 1; c++)
+		name[k++] = (strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", *c) || (*c >= 'A' && *c <= 'Z')) ? *c : '_';
+	name[k] = '\0';
+}
+
+/* The kept list, or a new one (kept atomically: make -j runs tools side by side). */
+static int search_list(const struct entry *e, const char *argv0, const char *march, char **envp, char *list,
+		       size_t n)
+{
+	char name[512], tmp[600];
+	int fd;
+
+	cache_name(e, march, name, sizeof(name));
+	if (read_file(name, list, n) > 0)
+		return 0;
+	if (probe_both(e, argv0, march, envp, list, n) < 0)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.%d", name, (int)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0) {
+		size_t l = strlen(list);
+		bool ok = write(fd, list, l) == (ssize_t)l;
+
+		close(fd);
+		if (!ok || rename(tmp, name) < 0)
+			unlink(tmp);
+	}
+	return 0;
+}
+
+/* The directories as C_INCLUDE_PATH's value, if each still is (or is not) there. */
+static int list_value(char *list, char *val, size_t n)
+{
+	size_t o = 0;
+	struct stat st;
+
+	val[0] = '\0';
+	for (char *line = list, *nl; *line; line = nl + 1) {
+		bool there;
+		size_t l;
+
+		if (!(nl = strchr(line, '\n')))
+			return -1;
+		*nl = '\0';
+		there = stat(line + 1, &st) == 0 && S_ISDIR(st.st_mode);
+		if (there != (line[0] == '+'))
+			return -1;
+		if (line[0] != '+')
+			continue;
+		l = strlen(line + 1);
+		if (o + l + 2 > n)
+			return -1;
+		if (o)
+			val[o++] = ':';
+		memcpy(val + o, line + 1, l);
+		o += l;
+		val[o] = '\0';
+	}
+	return o ? 0 : -1;
+}
+
+/* envp with var set to the step's own value, ':', then dirs. */
+static char **with_dirs(char **envp, const char *var, const char *dirs)
+{
+	static char *nenv[MAX_ENV + 2];
+	static char value[LIST_MAX + 8192];
+	size_t k = 0, vl = strlen(var);
+	const char *own = NULL;
+
+	for (char **v = envp; *v; v++) {
+		if (!strncmp(*v, var, vl) && (*v)[vl] == '=') {
+			own = *v + vl + 1;
+			continue;
+		}
+		if (k == MAX_ENV)
+			return NULL;
+		nenv[k++] = *v;
+	}
+	/* An empty element is the working directory to GCC: an own "" stays one. */
+	if ((size_t)snprintf(value, sizeof(value), "%s=%s%s%s", var, own ? own : "", own ? ":" : "", dirs) >=
+	    sizeof(value))
+		return NULL;
+	nenv[k++] = value;
+	nenv[k] = NULL;
+	return nenv;
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	static char table[ACCEL_TABLE_MAX];
+	static char *nargv[MAX_ARGS + 8];
+	char self[4096];
+	struct entry e;
+	ssize_t n;
+
+	if (argc < 1)
+		return 126;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0) {
+		fail("cannot read /proc/self/exe", errno);
+		return 126;
+	}
+	self[n] = '\0';
+	if ((n = read_file(ACCEL_DIR "/" ACCEL_TABLE, table, sizeof(table))) < 0) {
+		fail(ACCEL_DIR "/" ACCEL_TABLE, (int)-n);
+		return 126;
+	}
+	if (!lookup(table, self, &e)) {
+		fail(self, ENOENT);
+		return 126;
+	}
+	if (!config_dependent(argv) && !loader_env(envp) && argc <= MAX_ARGS) {
+		static char list[LIST_MAX], dirs[LIST_MAX];
+		char **nenv = envp;
+		bool cpp = !strcmp(e.kind, "c") || !strcmp(e.kind, "c++");
+		size_t k = 0;
+
+		if (cpp) {
+			const char *var = !strcmp(e.kind, "c++") ? "CPLUS_INCLUDE_PATH" : "C_INCLUDE_PATH";
+
+			if (search_list(&e, argv[0], multiarch(argv), envp, list, sizeof(list)) < 0 ||
+			    list_value(list, dirs, sizeof(dirs)) < 0 || !(nenv = with_dirs(envp, var, dirs)))
+				goto emulated;
+		}
+		nargv[k++] = e.loader;
+		nargv[k++] = (char *)"--inhibit-cache";
+		nargv[k++] = (char *)"--library-path";
+		nargv[k++] = e.libs;
+		nargv[k++] = (char *)"--argv0";
+		nargv[k++] = argv[0];
+		nargv[k++] = e.native;
+		for (int i = 1; i < argc; i++)
+			nargv[k++] = argv[i];
+		nargv[k] = NULL;
+		execve(e.loader, nargv, nenv);
+		/* Not startable after all: the emulated tool, as without us. */
+	}
+emulated:
+	execve(e.original, argv, envp);
+	fail(e.original, errno);
+	return errno == ENOENT ? 127 : 126;
+}
