@@ -90,6 +90,7 @@ deps:
 
 fixtures:
 	tests/fixtures/fetch.sh
+	tests/fixtures/sources.sh
 	BUILD=$(BUILD) tests/fixtures/debian-roots.sh
 
 # A minimal autofs daemon the integration tests use to test automount handling.
@@ -132,6 +133,7 @@ check:
 	$(MAKE) all unit
 	$(MAKE) qemu
 	tests/fixtures/fetch.sh
+	tests/fixtures/sources.sh
 	BUILD=$(BUILD) tests/fixtures/debian-roots.sh
 	BUILD=$(BUILD) tests/run
 
@@ -219,7 +221,7 @@ ACCEL_LAUNCHER := $(BUILD)/libexec/emu-run-accel
 $(ACCEL_LAUNCHER): emu-runner/launcher/emu-run-accel.c emu-runner/accel.h
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -static -o $@ $<
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -static -s -o $@ $<
 $(BUILD)/obj/emu-runner/accel-image.o: emu-runner/accel-image.c $(ACCEL_LAUNCHER)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$<)
@@ -339,6 +341,7 @@ valgrind-check:
 	$(MAKE) all unit
 	$(MAKE) qemu
 	tests/fixtures/fetch.sh
+	tests/fixtures/sources.sh
 	BUILD=$(BUILD) tests/fixtures/debian-roots.sh
 	$(MAKE) $(VALGRIND_BINFMT)
 	@for t in $(UNIT_BIN); do \

@@ -201,6 +201,12 @@ _bd_import() {
         cp /bin/busybox "$root/bin/busybox"
         ln -s busybox "$root/bin/true" && ln -s busybox "$root/bin/sh"
         ;;
+    gcc-*)
+        # A Debian root with gcc (bench/compile.sh): BD_GCC_ROOT, for linux/<the rest>.
+        platform=linux/${img#gcc-}
+        root=${BD_GCC_ROOT:-}
+        [[ -x $root/usr/bin/gcc ]] || { BD_WHY="no root with gcc at '$root' (BD_GCC_ROOT)"; return 1; }
+        ;;
     *)
         platform=linux/$img
         root=$ROOTFS_DIR/$img

@@ -604,6 +604,24 @@ if imgs:
 else:
     w("No installer image was found (`buildah images` / docker): `make image` had not produced one when this ran.\n")
 
+# --- 8. compile ---------------------------------------------------------------------
+w("## 8. A real compile: Lua 5.4 in a trixie arm64 root (issue 15)")
+w("")
+if facts.get("compile.what"):
+    w("%s. `emu-run (accel auto)` runs the root's cc1 and as as Debian's cross tools of the same version "
+      "(`--accel-root`, emu-run(1) COMPILE ACCELERATION); its objects and executables are byte-identical to "
+      "`--accel off`'s (tests/integration/80-emu-run-accel.sh). Commands: `%s/commands.tsv`.\n"
+      % (facts["compile.what"], facts.get("results", RES)))
+    if facts.get("compile.docker"):
+        w("docker run --platform: %s.\n" % facts["compile.docker"])
+    try:
+        with open(os.path.join(RES, "compile.md")) as f:
+            w(f.read())
+    except OSError:
+        w("No table: bench/compile.sh did not finish.\n")
+else:
+    w("Not measured in this run (`bench/run.sh compile`).\n")
+
 # --- goals ---------------------------------------------------------------------------
 w("## Goals (issue 6)")
 w("")

@@ -1,7 +1,7 @@
 #!/bin/bash
 # `make bench`: every benchmark of issue 6, then docs/benchmarks.md and docs/bench-*.png.
 #
-#   bench/run.sh [section...]     sections: install detect startup workloads execcost size
+#   bench/run.sh [section...]     sections: install detect startup workloads execcost size compile
 #
 # Environment:
 #   BENCH_QUICK=1            fewer runs (a few minutes instead of ~15)
@@ -32,7 +32,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 DOCS=${BENCH_DOCS:-docs}
 sections=("$@")
-((${#sections[@]})) || sections=(install detect startup workloads execcost size)
+((${#sections[@]})) || sections=(install detect startup workloads execcost size compile)
 start=$(date +%s)
 
 make -s all "$BUILD/bench/altbench" "$BUILD/bench/mkprobe" "$BUILD/bench/detect_bench" >&2
@@ -91,6 +91,7 @@ for s in "${sections[@]}"; do
         b_fact detect.what "$(grep -c . <<<"$(BENCH_TSV="$RESULTS/samples.tsv" bench/detect.sh "$(b_runs 31 9)" 2>&1 | tee "$RESULTS/detect.txt")" >/dev/null; sed -n 2p "$RESULTS/detect.txt"); all 13 probes, every emulator of the payload installed in a private instance (bench/detect.sh)"
         ;;
     startup) bench/startup.sh ;;
+    compile) bench/compile.sh ;;
     workloads) bench/workloads.sh ;;
     execcost) bench/execcost.sh ;;
     size) bench/size.sh ;;

@@ -15,7 +15,11 @@ __asm__(".section .rodata.emu_run_accel,\"a\"\n"
 	".hidden accel_launcher_start\n"
 	"accel_launcher_start:\n"
 	".incbin \"" ACCEL_LAUNCHER "\"\n"
-	".globl accel_launcher_end\n"
-	".hidden accel_launcher_end\n"
 	"accel_launcher_end:\n"
+	/* Its size, as a constant: the two labels are one object to the assembler only. */
+	".balign 8\n"
+	".globl accel_launcher_size\n"
+	".hidden accel_launcher_size\n"
+	"accel_launcher_size:\n"
+	".quad accel_launcher_end - accel_launcher_start\n"
 	".previous\n");

@@ -52,7 +52,7 @@
 
 /* The embedded launcher (accel-image.c). */
 extern const unsigned char accel_launcher_start[] __attribute__((visibility("hidden")));
-extern const unsigned char accel_launcher_end[] __attribute__((visibility("hidden")));
+extern const uint64_t accel_launcher_size __attribute__((visibility("hidden")));
 
 /* Debian's GNU triplets (gcc's directory names and binutils' prefixes). */
 static const char *triplet_for(const struct emu_config *c)
@@ -186,19 +186,18 @@ static void strip_cross(char *ver)
 		*x = '\0';
 }
 
-/* Run the host tool once (natively, through the host's loader) with args;
- * its output must contain want and want2. 0, or -1 with why set. */
-static int verify(const struct accel *a, const char *tool, const char *const *args, const char *want,
-		  const char *want2, char *why, size_t n)
+/* Run the host tool once (natively, through loader, libraries from libdir)
+ * with args; its output must contain want and want2. 0, or -1 with why set. */
+static int verify(const char *loader, const char *libdir, const char *tool, const char *const *args,
+		  const char *want, const char *want2, char *why, size_t n)
 {
-	char loader[sizeof(a->libdir) + sizeof(a->loader) + 1], out[8192];
-	const char *argv[16] = { loader, "--inhibit-cache", "--library-path", a->libdir, tool };
+	const char *argv[16] = { loader, "--inhibit-cache", "--library-path", libdir, tool };
 	char *const envp[] = { (char *)"LC_ALL=C", (char *)"PATH=/usr/bin:/bin", NULL };
 	size_t k = 5, len = 0;
+	char out[8192];
 	int p[2], st = 0;
 	pid_t pid;
 
-	snprintf(loader, sizeof(loader), "%s/%s", a->libdir, a->loader);
 	for (; *args && k < ARRAY_SIZE(argv) - 1; args++)
 		argv[k++] = *args;
 	argv[k] = NULL;
@@ -251,18 +250,19 @@ struct tool_kind {
 	const char *kind;          /* the launcher's */
 };
 
-static int add_tool(struct accel *a, const char *root, const char *host, const char *what, const char *kind)
+static struct accel_tool *add_tool(struct accel *a, const char *root, const char *host, const char *what,
+				   const char *kind)
 {
 	struct accel_tool *t;
 
 	if (a->n == ACCEL_MAX_TOOLS)
-		return -ENOSPC;
+		return NULL;
 	t = &a->tools[a->n++];
 	snprintf(t->root, sizeof(t->root), "/%s", root);
 	snprintf(t->host, sizeof(t->host), "%s", host);
 	snprintf(t->what, sizeof(t->what), "%s", what);
 	t->kind = kind;
-	return 0;
+	return t;
 }
 
 struct scan {
@@ -314,10 +314,9 @@ static void consider(struct scan *s, const char *rel, const char *const *names, 
 		     const char *hpkg, const char *kind)
 {
 	bool gcc = kind != NULL;
-	char rpkg[160], rver[128], hver[128], src[128], hp[PATH_MAX], why[512], want[300], what[400];
+	char rpkg[160], rver[128], hver[128], src[128], hp[PATH_MAX], what[400];
 	char hpkg_abs[PATH_MAX];
-	static const char *const gcc_args[] = { "-quiet", "-version", "-o", "/dev/null", "/dev/null", NULL };
-	static const char *const as_args[] = { "--version", NULL };
+	struct accel_tool *t;
 
 	if (!root_owner(s, names, k, rel, rpkg, sizeof(rpkg), rver, sizeof(rver))) {
 		emu_note(s->c, "accel: /%s stays emulated: no installed package of the root owns it", rel);
@@ -342,24 +341,20 @@ static void consider(struct scan *s, const char *rel, const char *const *names, 
 		emu_note(s->c, "accel: /%s stays emulated: %s/%s cannot be resolved", rel, s->hostdir, hrel);
 		return;
 	}
-	if (gcc) {
-		char upstream[128];
-
-		snprintf(upstream, sizeof(upstream), "(%s)", s->trip);
-		snprintf(want, sizeof(want), "(Debian %s) version ", rver);
-		if (verify(s->a, hp, gcc_args, want, upstream, why, sizeof(why)) < 0)
-			goto fail;
-	} else {
-		snprintf(want, sizeof(want), "GNU assembler (GNU Binutils for Debian) %.*s", (int)strcspn(rver, "-"), rver);
-		if (verify(s->a, hp, as_args, want, NULL, why, sizeof(why)) < 0)
-			goto fail;
-	}
 	snprintf(what, sizeof(what), "%s %s", hpkg, hver);
-	if (add_tool(s->a, rel, hp, what, kind ? kind : "plain") < 0)
+	if (!(t = add_tool(s->a, rel, hp, what, kind ? kind : "plain"))) {
 		emu_note(s->c, "accel: /%s stays emulated: more than %d tools", rel, ACCEL_MAX_TOOLS);
-	return;
-fail:
-	emu_note(s->c, "accel: /%s stays emulated: the host's %s does not run as expected: %s", rel, hp, why);
+		return;
+	}
+	/* What the host tool must say when the step's view runs it (accel_check). */
+	t->gcc = gcc;
+	if (gcc) {
+		snprintf(t->want, sizeof(t->want), "(Debian %s) version ", rver);
+		snprintf(t->want2, sizeof(t->want2), "(%s)", s->trip);
+	} else {
+		snprintf(t->want, sizeof(t->want), "GNU assembler (GNU Binutils for Debian) %.*s",
+			 (int)strcspn(rver, "-"), rver);
+	}
 }
 
 /* The root's GCC N in <dir>/<triplet>/N (dir: usr/libexec/gcc, usr/lib/gcc). */
@@ -368,14 +363,17 @@ static void scan_gcc(struct scan *s, const char *dir, const char *hdir)
 	static const struct tool_kind kinds[] = { { "cc1", "cpp", "c" }, { "cc1plus", "g++", "c++" },
 						  { "lto1", "gcc", "plain" } };
 	char path[PATH_MAX];
-	_cleanup_close_ int fd = -1;
+	int fd;
 	DIR *d;
 	struct dirent *e;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, s->trip);
-	if ((fd = root_open(s->rootfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, false)) < 0 || !(d = fdopendir(fd)))
+	if ((fd = root_open(s->rootfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, false)) < 0)
 		return;
-	fd = -1;
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return;
+	}
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || strspn(e->d_name, "0123456789.") != strlen(e->d_name))
 			continue;
@@ -451,8 +449,15 @@ void accel_prepare(const struct emu_config *c, int rootfd, struct accel *a)
 		emu_note(c, "accel: everything stays emulated: --accel-root %s: %s", c->accel_root, strerror(errno));
 		return;
 	}
-	if (!(s.root_status = slurp(rootfd, DPKG_STATUS, 256 << 20)))
-		goto out; /* not a Debian root (or no dpkg): nothing known to accelerate */
+	if (!(s.root_status = slurp(rootfd, DPKG_STATUS, 256 << 20))) {
+		/* Not a Debian root (or no dpkg): nothing known to accelerate. */
+		_cleanup_close_ int gcc = root_open(rootfd, "usr/bin/gcc", O_PATH | O_CLOEXEC, false);
+
+		if (gcc >= 0)
+			emu_note(c, "accel: the root has gcc but no dpkg database (/" DPKG_STATUS "): its toolchain "
+				 "cannot be identified, every tool is emulated");
+		goto out;
+	}
 	/* Is there anything to accelerate? Only then look at the host. */
 	if (find_loader(&s, why, sizeof(why)) < 0) {
 		emu_note(c, "accel: everything stays emulated: no loader for the host's tools: %s", why);
@@ -468,8 +473,6 @@ void accel_prepare(const struct emu_config *c, int rootfd, struct accel *a)
 	snprintf(n1, sizeof(n1), "binutils-%s", s.trip);
 	if (root_regular(rootfd, rel))
 		consider(&s, rel, names, 1, rel, n1, NULL);
-	for (size_t i = 0; i < a->n; i++)
-		emu_note(c, "accel: %s runs natively as %s (%s)", a->tools[i].root, a->tools[i].host, a->tools[i].what);
 out:
 	free(s.root_status);
 	free(s.host_status);
@@ -494,14 +497,14 @@ static int clone_ro(int dfd, const char *path, unsigned flags)
 	return m;
 }
 
-static int tmpfs_new(const char *mode, const char *size)
+static int tmpfs_new(const char *mode, const char *size, bool exec)
 {
 	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	int m;
 
 	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
-	    (m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)) < 0)
+	    (m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (exec ? 0 : MOUNT_ATTR_NOEXEC))) < 0)
 		return -errno;
 	return m;
 }
@@ -543,102 +546,135 @@ static int write_all(int dir, const char *name, const void *buf, size_t n, mode_
 	return 0;
 }
 
-/* ACCEL_DIR: launcher, table, lib, tN, oN; read-only once filled. Then
- * the launcher over each root tool. Returns how many tools are accelerated. */
-static int fill(const struct accel *a, int rootmnt, int dir, char *table, size_t tn, bool *covered, char *why,
-		size_t wn)
-{
-	size_t len;
-	int e, m;
+/* What pid 1 set up (once): ACCEL_DIR's mount, the tools bound into it and
+ * what each root tool is (device, inode, size, mtime: what the launcher
+ * matches the kernel's FILE against). */
+static int accel_dir = -1;
+static bool mounted[ACCEL_MAX_TOOLS];
+static struct stat tool_st[ACCEL_MAX_TOOLS];
 
-	len = (size_t)snprintf(table, tn, "loader\t" ACCEL_DIR "/lib/%s\nlibs\t" ACCEL_DIR "/lib\n", a->loader);
-	if ((e = write_all(dir, "launcher", accel_launcher_start,
-			   (size_t)(accel_launcher_end - accel_launcher_start), 0555)) < 0)
+/* ACCEL_DIR: launcher, qemu, lib, cache, tN. The table comes after the check. */
+static int fill(const struct accel *a, const char *qemu, int rootmnt, int dir, char *why, size_t wn)
+{
+	int e, m, n = 0;
+
+	if ((e = write_all(dir, "launcher", accel_launcher_start, (size_t)accel_launcher_size, 0555)) < 0)
 		return snprintf(why, wn, "cannot write the launcher: %s", strerror(-e)), e;
 	/* The search lists the launcher keeps for the step (its own to write: it
 	 * only changes what its own compiles search, as editing its headers would). */
-	if ((m = tmpfs_new("1777", "1m")) < 0 || (e = attach_new(m, dir, "cache", true)) < 0)
+	if ((m = tmpfs_new("1777", "1m", false)) < 0 || (e = attach_new(m, dir, "cache", true)) < 0)
 		return snprintf(why, wn, "cannot mount its cache: %s", strerror(m < 0 ? -m : -e)), m < 0 ? m : e;
 	if ((m = clone_ro(AT_FDCWD, a->libdir, 0)) < 0 || (e = attach_new(m, dir, "lib", true)) < 0)
 		return snprintf(why, wn, "cannot mount %s: %s", a->libdir, strerror(m < 0 ? -m : -e)), m < 0 ? m : e;
+	if ((m = clone_ro(AT_FDCWD, qemu, 0)) < 0 || (e = attach_new(m, dir, "qemu", false)) < 0)
+		return snprintf(why, wn, "cannot mount %s: %s", qemu, strerror(m < 0 ? -m : -e)), m < 0 ? m : e;
 	for (size_t i = 0; i < a->n; i++) {
-		char t[24], o[24];
-		_cleanup_close_ int rt = root_open(rootmnt, a->tools[i].root, O_PATH | O_NOFOLLOW | O_CLOEXEC, true);
+		char t[24];
+		_cleanup_close_ int rt = -1;
 
-		covered[i] = false;
-		snprintf(t, sizeof(t), "t%zu", i);
-		snprintf(o, sizeof(o), "o%zu", i);
-		/* A --bind over it (EXDEV), or gone: it stays as it is. */
-		if (rt < 0)
+		/* A --bind over it (EXDEV), a symlink on the way, or gone: it stays emulated. */
+		rt = root_open(rootmnt, a->tools[i].root, O_PATH | O_NOFOLLOW | O_CLOEXEC, true);
+		if (rt < 0 || fstat(rt, &tool_st[i]) < 0 || !S_ISREG(tool_st[i].st_mode))
 			continue;
+		snprintf(t, sizeof(t), "t%zu", i);
 		if ((m = clone_ro(AT_FDCWD, a->tools[i].host, 0)) < 0 || attach_new(m, dir, t, false) < 0)
 			continue;
-		if ((m = clone_ro(rt, "", AT_EMPTY_PATH)) < 0 || attach_new(m, dir, o, false) < 0)
-			continue;
-		if (len + strlen(a->tools[i].root) + 64 >= tn)
-			break;
-		len += (size_t)snprintf(table + len, tn - len, "tool\t%s\t" ACCEL_DIR "/%s\t" ACCEL_DIR "/%s\t%s\n",
-					a->tools[i].root, t, o, a->tools[i].kind);
-		covered[i] = true;
+		mounted[i] = true;
+		n++;
 	}
-	if ((e = write_all(dir, ACCEL_TABLE, table, len, 0444)) < 0)
-		return snprintf(why, wn, "cannot write the table: %s", strerror(-e)), e;
-	return 0;
+	return n;
 }
 
-int accel_mount(const struct emu_config *c, const struct accel *a, int rootmnt, int devfd)
+int accel_mount(const struct emu_config *c, const struct accel *a, const char *qemu, int rootmnt, int devfd)
 {
-	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-	_cleanup_close_ int fs = -1, m = -1, dir = -1;
-	_cleanup_free_ char *table = NULL;
-	bool covered[ACCEL_MAX_TOOLS] = { false };
+	_cleanup_close_ int m = -1;
 	char why[PATH_MAX + 128] = "";
 	const char *name = strrchr(ACCEL_DIR, '/') + 1;
-	int e, n = 0;
+	int n;
 
 	if (!a->n)
 		return 0;
-	if (!(table = malloc(ACCEL_TABLE_MAX)))
-		return -ENOMEM;
-	if ((fs = fsopen("tmpfs", FSOPEN_CLOEXEC)) < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_SET_STRING, "size", "16m", 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
-	    (m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0) {
-		emu_note(c, "accel: everything stays emulated: cannot mount a tmpfs: %s", strerror(errno));
+	if ((m = tmpfs_new("0755", "16m", true)) < 0) {
+		emu_note(c, "accel: everything stays emulated: cannot mount a tmpfs: %s", strerror(-m));
 		return 0;
 	}
 	/* Attached first: mounts cannot be made beneath a detached one everywhere. */
 	if (mkdirat(devfd, name, 0755) < 0 || move_mount(m, "", devfd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
-	    (dir = openat(devfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	    (accel_dir = openat(devfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		emu_note(c, "accel: everything stays emulated: cannot mount " ACCEL_DIR ": %s", strerror(errno));
 		return 0;
 	}
-	e = fill(a, rootmnt, dir, table, ACCEL_TABLE_MAX, covered, why, sizeof(why));
-	/* The step may read and run what is there, never change it. */
-	if (e == 0 && mount_setattr(dir, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
-		e = -errno;
-		snprintf(why, sizeof(why), "cannot make it read-only: %s", strerror(errno));
-	}
-	if (e < 0) {
+	if ((n = fill(a, qemu, rootmnt, accel_dir, why, sizeof(why))) < 0) {
 		emu_note(c, "accel: everything stays emulated: " ACCEL_DIR ": %s", why);
+		memset(mounted, 0, sizeof(mounted));
 		return 0;
 	}
-	for (size_t i = 0; i < a->n; i++) {
-		_cleanup_close_ int rt = -1, l = -1;
-
-		if (!covered[i]) {
+	for (size_t i = 0; i < a->n; i++)
+		if (!mounted[i])
 			emu_note(c, "accel: %s stays emulated: it is not the file emu-run looked at", a->tools[i].root);
+	return n;
+}
+
+/*
+ * After pivot_root, in exactly the step's view (its root, the loader and
+ * libraries under ACCEL_DIR, nothing of the host's tree): each host tool is
+ * run once, and must start and name the root's version and target (the
+ * host's own library directories are not there to fall back on, so a tool
+ * that would not start in the step does not pass here either). The ones
+ * that pass go into the table; ACCEL_DIR becomes read-only; and the
+ * private entry's interpreter becomes the launcher, which runs QEMU for
+ * everything else.
+ */
+int accel_check(const struct emu_config *c, const struct accel *a, struct emulation *em)
+{
+	static const char *const gcc_args[] = { "-quiet", "-version", "-o", "/dev/null", "/dev/null", NULL };
+	static const char *const as_args[] = { "--version", NULL };
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	char loader[sizeof(ACCEL_DIR) + NAME_MAX + 8], tool[sizeof(ACCEL_DIR) + 32], why[640];
+	static char table[ACCEL_TABLE_MAX];
+	struct bi_error err = { 0 };
+	size_t len;
+	int n = 0, e;
+
+	if (accel_dir < 0)
+		return 0;
+	snprintf(loader, sizeof(loader), ACCEL_DIR "/lib/%s", a->loader);
+	len = (size_t)snprintf(table, sizeof(table), "qemu\t" ACCEL_DIR "/qemu\nloader\t%s\nlibs\t" ACCEL_DIR "/lib\n",
+			       loader);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct accel_tool *t = &a->tools[i];
+		const struct stat *st = &tool_st[i];
+
+		if (!mounted[i])
+			continue;
+		snprintf(tool, sizeof(tool), ACCEL_DIR "/t%zu", i);
+		if (verify(loader, ACCEL_DIR "/lib", tool, t->gcc ? gcc_args : as_args, t->want, t->gcc ? t->want2 : NULL,
+			   why, sizeof(why)) < 0) {
+			emu_note(c, "accel: %s stays emulated: the host's %s does not run as expected: %s", t->root,
+				 t->host, why);
 			continue;
 		}
-		rt = root_open(rootmnt, a->tools[i].root, O_PATH | O_NOFOLLOW | O_CLOEXEC, true);
-		l = open_tree(dir, "launcher", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (rt < 0 || l < 0 ||
-		    move_mount(l, "", rt, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-			emu_note(c, "accel: %s stays emulated: cannot mount the launcher over it: %s", a->tools[i].root,
-				 strerror(rt < 0 ? -rt : errno));
-			continue;
-		}
+		if (len + 256 >= sizeof(table))
+			break;
+		len += (size_t)snprintf(table + len, sizeof(table) - len, "tool\t%ju\t%ju\t%jd\t%jd\t%ld\t%s\t%s\n",
+					(uintmax_t)st->st_dev, (uintmax_t)st->st_ino, (intmax_t)st->st_size,
+					(intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, tool, t->kind);
+		emu_note(c, "accel: %s runs natively as %s (%s)", t->root, t->host, t->what);
 		n++;
+	}
+	e = write_all(accel_dir, ACCEL_TABLE, table, len, 0444);
+	/* The step may read and run what is there, never change it. */
+	if (e == 0 && mount_setattr(accel_dir, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		e = -errno;
+	if (e < 0) {
+		emu_note(c, "accel: everything stays emulated: " ACCEL_DIR ": %s", strerror(-e));
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	if (emulation_set_interpreter(c, em, ACCEL_DIR "/launcher", &err) < 0) {
+		emu_note(c, "accel: everything stays emulated: %s", err.msg);
+		return 0;
 	}
 	return n;
 }

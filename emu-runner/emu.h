@@ -120,6 +120,11 @@ int emulation_prepare(const struct emu_config *c, struct emulation *em, struct b
  * with err naming what is missing and how to fix it (path 3). no_private:
  * why path 1 is impossible here (no user namespace of our own), or NULL. */
 int emulation_choose(const struct emu_config *c, struct emulation *em, const char *no_private, struct bi_error *err);
+/* Path 1: replace the private entry's interpreter by interp (the same magic,
+ * flags FP; opened now, in our view). On failure the QEMU entry is back.
+ * 0 or -errno with err set. */
+int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, const char *interp,
+			      struct bi_error *err);
 /* --verbose lines and the path-2 note. */
 void emulation_report(const struct emu_config *c, const struct emulation *em);
 
@@ -339,6 +344,8 @@ struct accel_tool {
 	char host[PATH_MAX];       /* the same Debian version's cross tool, a host path */
 	char what[400];            /* its package and version, for --verbose */
 	const char *kind;          /* the launcher's: "c" (cc1), "c++" (cc1plus), "plain" */
+	bool gcc;                  /* a GCC tool (else binutils' as) */
+	char want[300], want2[80]; /* what its version output must say */
 };
 
 struct accel {
@@ -349,14 +356,19 @@ struct accel {
 };
 
 /* In emu-run, with --rootfs or --image: which of the root's tools have the
- * same Debian version's cross tool on the host (or in --accel-root), each
- * checked to run. --verbose says each choice and why not. */
+ * same Debian version's cross tool on the host (or in --accel-root).
+ * --verbose says why each other one stays emulated. */
 void accel_prepare(const struct emu_config *c, int rootfd, struct accel *a);
 /* In the sandbox, before pivot_root (the host's tree still visible), after
- * the root's own mounts: ACCEL_DIR in the root's /dev (devfd) and the
- * launcher over each tool. Returns how many tools are accelerated (what
- * could not be done stays emulated, with a --verbose line), or -ENOMEM. */
-int accel_mount(const struct emu_config *c, const struct accel *a, int rootmnt, int devfd);
+ * the root's own mounts: ACCEL_DIR in the root's /dev (devfd) with the
+ * launcher, QEMU (qemu) and the host tools. Returns how many tools are
+ * mounted (what could not be done stays emulated, with a --verbose line). */
+int accel_mount(const struct emu_config *c, const struct accel *a, const char *qemu, int rootmnt, int devfd);
+/* After pivot_root: run each mounted host tool once in the step's view, write
+ * the table of those that pass, make ACCEL_DIR read-only and, when any
+ * passed, make the launcher the interpreter of em's private entry. Returns
+ * how many tools are accelerated. */
+int accel_check(const struct emu_config *c, const struct accel *a, struct emulation *em);
 
 /* --- init.c: pid 1 and the forwarding parent -------------------------------------- */
 

@@ -200,6 +200,32 @@ static int register_entry(const struct emu_config *c, struct emulation *em, stru
 	return bfs_register(fs, &e, err);
 }
 
+int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, const char *interp,
+			      struct bi_error *err)
+{
+	struct binfmtfs fs = { .dirfd = em->instance_fd, .private_userns = true };
+	struct binfmt_entry e, old;
+	struct bi_error ignored = { 0 };
+	int r;
+
+	if (em->path != EMU_PATH_PRIVATE || em->instance_fd < 0)
+		return bi_error_set(err, -EINVAL, "the step does not use emu-run's private binfmt_misc instance");
+	if (plan_entry_for(c->target, "", interp, EMU_FLAGS, &e) < 0 ||
+	    plan_entry_for(c->target, "", em->qemu, EMU_FLAGS, &old) < 0)
+		return bi_error_set(err, -ENAMETOOLONG, "interpreter path too long");
+	/* Nothing runs in the instance meanwhile: the step has not started. */
+	if ((r = bfs_remove(&fs, e.name, err)) < 0)
+		return r;
+	if ((r = bfs_register(&fs, &e, err)) < 0) {
+		bfs_register(&fs, &old, &ignored);
+		return r;
+	}
+	entry_format_register(&e, em->registration, sizeof(em->registration));
+	emu_note(c, "registered: %s (the launcher, which runs QEMU for all but the accelerated tools)",
+		 em->registration);
+	return 0;
+}
+
 /*
  * Path 1. For the host's family the probe runs first, in the same fresh
  * instance: when it passes, the step runs natively, and the (empty) instance

@@ -139,9 +139,8 @@ static int as_own_ids(const struct fs_ids *fs, int report_fd)
 	return 0;
 }
 
-/* The launcher execs the root's own tool, emulated, with argv[0] as it got
- * it, wherever native output could differ: only our private entry is known
- * to have P (a host entry without it would turn argv[0] into the path). */
+/* The launcher becomes the interpreter of our private entry: with the
+ * host's registration (path 2) there is nothing of ours to change. */
 static int mount_accel(const struct sandbox_args *a, struct rootfs *r)
 {
 	int n;
@@ -153,8 +152,15 @@ static int mount_accel(const struct sandbox_args *a, struct rootfs *r)
 			 "binfmt_misc instance");
 		return 0;
 	}
-	n = accel_mount(a->c, a->accel, r->mntfd, r->devfd);
+	n = accel_mount(a->c, a->accel, a->em->qemu, r->mntfd, r->devfd);
 	return n < 0 ? n : 0;
+}
+
+static int check_accel(const struct sandbox_args *a)
+{
+	if (a->accel && a->accel->n && a->em->path == EMU_PATH_PRIVATE)
+		accel_check(a->c, a->accel, a->em);
+	return 0;
 }
 
 static int setup_rootfs(const struct sandbox_args *a, struct rootfs *r, struct emu_user *u, struct bi_error *err)
@@ -172,7 +178,8 @@ static int setup_rootfs(const struct sandbox_args *a, struct rootfs *r, struct e
 		return bi_error_set(err, -errno, "sethostname: %s", strerror(errno));
 	if ((e = as_step_root(a->ids, &fs)) < 0)
 		return bi_error_set(err, e, "cannot take the step's ids for its root: %s", strerror(-e));
-	if ((e = rootfs_mount_all(c, r, err)) == 0 && (e = mount_accel(a, r)) == 0 && (e = rootfs_pivot(r, err)) == 0)
+	if ((e = rootfs_mount_all(c, r, err)) == 0 && (e = mount_accel(a, r)) == 0 && (e = rootfs_pivot(r, err)) == 0 &&
+	    (e = check_accel(a)) == 0)
 		e = workdir_create(c->workdir ? c->workdir : "/", err);
 	if ((f = as_own_ids(&fs, a->report_fd)) < 0 && e == 0)
 		e = bi_error_set(err, f, "cannot take our own ids back: %s", strerror(-f));

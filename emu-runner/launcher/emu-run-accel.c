@@ -1,19 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * emu-run-accel: what a step's compiler proper or assembler really is when
- * emu-run accelerates it (accel.c). emu-run bind-mounts this static x86-64
- * (the host's) program over each accelerated tool of the root, in the step's
- * mount namespace only; the kernel runs it natively, and it execs the host's
- * cross tool of the same Debian version through the host's own loader and
- * libraries, which emu-run mounted read-only under ACCEL_DIR:
+ * emu-run-accel: the interpreter of emu-run's private binfmt_misc entry when
+ * emu-run accelerates a step's compiles (accel.c). The kernel runs it, a
+ * static program of the host's architecture, for every foreign executable
+ * of the step (flags F and P: argv is [us, FILE, ARGV0, ARGS...]). For the
+ * root's tools that the host has the same Debian version of (the file's
+ * device, inode, size and mtime, as emu-run found them), it execs the
+ * host's cross tool through the host's own loader and libraries, which
+ * emu-run mounted read-only under ACCEL_DIR:
  *
  *   ACCEL_DIR/lib/<loader> --inhibit-cache --library-path ACCEL_DIR/lib
  *       --argv0 ARGV0 ACCEL_DIR/tN ARGS...
  *
- * Which tool it stands for is /proc/self/exe: the path of the bind mount,
- * the root's own path of the tool. ACCEL_DIR/tools says, per line,
- * "tool ROOT-PATH NATIVE ORIGINAL KIND" (tab-separated), after "loader PATH"
- * and "libs DIR".
+ * and for everything else QEMU, as the kernel would have run it:
+ *
+ *   ACCEL_DIR/qemu -0 ARGV0 FILE ARGS...
+ *
+ * Nothing of the root is covered or changed, in the step's view either: a
+ * step that reads, copies, checksums or upgrades (dpkg renames over) the
+ * root's cc1 meets the root's own file, and a replaced file (another inode)
+ * is emulated. ACCEL_DIR/tools says, per line (tab-separated): "qemu PATH",
+ * "loader PATH", "libs DIR", then "tool DEV INO SIZE MTIME-S MTIME-NS NATIVE
+ * KIND".
  *
  * KIND "c" or "c++" (cc1, cc1plus; "plain" for lto1 and as): a cross
  * compiler's built-in header search list is not the native one's
@@ -33,13 +41,11 @@
  * -iprefix, -imultilib, -fplugin, -frecord-gcc-switches, ...) go emulated.
  *
  * Whenever native output could differ, or the native tool cannot be started,
- * it execs ORIGINAL instead: the root's own tool (a bind mount of it, taken
- * before it was covered), emulated as without acceleration, argv unchanged
- * (the private binfmt_misc entry has P, so argv[0] reaches it as given).
- * That is: an argument naming the "native" CPU (a cross compiler's native is
- * the host's), and LD_PRELOAD/LD_AUDIT/LD_DEBUG/LD_PROFILE in the environment
- * (they would act on the host's loader, not the root's). The environment is
- * passed on unchanged either way; the loader's --library-path supersedes
+ * it runs the root's own tool under QEMU instead: an argument naming the
+ * "native" CPU (a cross compiler's native is the host's), and
+ * LD_PRELOAD/LD_AUDIT/LD_DEBUG/LD_PROFILE in the environment (they would act
+ * on the host's loader, not the root's). The environment is passed on
+ * unchanged either way; the loader's --library-path supersedes
  * LD_LIBRARY_PATH, which names the root's (foreign) libraries.
  *
  * Static, no allocation beyond the stack: it runs in any root.
@@ -111,35 +117,48 @@ static char *field(char **p)
 }
 
 struct entry {
-	char *loader, *libs, *native, *original, *kind;
-	int index;                 /* its line among the tools */
+	char *qemu, *loader, *libs, *native, *kind;
+	int index;                 /* its line among the tools, -1: not one */
 };
 
-/* Find self in the table (buf, NUL-terminated). */
-static bool lookup(char *buf, const char *self, struct entry *out)
+static bool field_is(char *f, unsigned long long v)
+{
+	char *end;
+
+	return f && *f && strtoull(f, &end, 10) == v && !*end;
+}
+
+/* The table's paths, and the tool that st is (index -1 when none). */
+static bool lookup(char *buf, const struct stat *st, struct entry *out)
 {
 	char *p = buf, *key;
 	int k = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->index = -1;
 	while ((key = field(&p))) {
-		if (!strcmp(key, "loader")) {
+		if (!strcmp(key, "qemu")) {
+			out->qemu = field(&p);
+		} else if (!strcmp(key, "loader")) {
 			out->loader = field(&p);
 		} else if (!strcmp(key, "libs")) {
 			out->libs = field(&p);
 		} else if (!strcmp(key, "tool")) {
-			char *root = field(&p), *native = field(&p), *orig = field(&p), *kind = field(&p);
+			char *dev = field(&p), *ino = field(&p), *size = field(&p), *sec = field(&p), *nsec = field(&p);
+			char *native = field(&p), *kind = field(&p);
 
-			if (root && native && orig && kind && !strcmp(root, self)) {
+			if (native && kind && out->index < 0 && field_is(dev, st->st_dev) && field_is(ino, st->st_ino) &&
+			    field_is(size, (unsigned long long)st->st_size) &&
+			    field_is(sec, (unsigned long long)st->st_mtim.tv_sec) &&
+			    field_is(nsec, (unsigned long long)st->st_mtim.tv_nsec)) {
 				out->native = native;
-				out->original = orig;
 				out->kind = kind;
 				out->index = k;
 			}
 			k++;
 		}
 	}
-	return out->loader && out->libs && out->native && out->original;
+	return out->qemu && out->loader && out->libs;
 }
 
 static ssize_t read_file(const char *path, char *buf, size_t n)
@@ -288,12 +307,12 @@ static bool has_line(const char *list, char sign, const char *d, size_t l)
  * and each one it ignored as missing is kept as a "-" line too: should it
  * appear later, the step's compiles go emulated.
  */
-static int probe_both(const struct entry *e, const char *argv0, const char *march, char **envp, char *out,
-		      size_t n)
+static int probe_both(const struct entry *e, const char *file, const char *argv0, const char *march, char **envp,
+		      char *out, size_t n)
 {
 	static char native[LIST_MAX];
-	char *eargv[] = { (char *)argv0, (char *)"-quiet", (char *)"-v", (char *)"-E", (char *)"/dev/null",
-			  (char *)"-o", (char *)"/dev/null", (char *)"-imultiarch", (char *)march, NULL };
+	char *eargv[] = { e->qemu, (char *)"-0", (char *)argv0, (char *)file, (char *)"-quiet", (char *)"-v", (char *)"-E",
+			  (char *)"/dev/null", (char *)"-o", (char *)"/dev/null", (char *)"-imultiarch", (char *)march, NULL };
 	char *nargv[] = { e->loader, (char *)"--inhibit-cache", (char *)"--library-path", e->libs, (char *)"--argv0",
 			  (char *)argv0, e->native, (char *)"-quiet", (char *)"-v", (char *)"-E", (char *)"/dev/null",
 			  (char *)"-o", (char *)"/dev/null", (char *)"-imultiarch", (char *)march, NULL };
@@ -301,10 +320,10 @@ static int probe_both(const struct entry *e, const char *argv0, const char *marc
 
 	if (!*march) {
 		/* No -imultiarch from the driver: none here either. */
-		eargv[7] = NULL;
+		eargv[10] = NULL;
 		nargv[13] = NULL;
 	}
-	if (probe_list(e->original, eargv, envp, out, n) < 0 || probe_list(e->loader, nargv, envp, native, sizeof(native)) < 0)
+	if (probe_list(e->qemu, eargv, envp, out, n) < 0 || probe_list(e->loader, nargv, envp, native, sizeof(native)) < 0)
 		return -1;
 	o = strlen(out);
 	for (char *line = native, *nl; *line; line = nl + 1) {
@@ -329,14 +348,17 @@ static void cache_name(const struct entry *e, const char *march, char *name, siz
 {
 	int k = snprintf(name, n, ACCEL_DIR "/cache/t%d-", e->index);
 
-	for (const char *c = march; *c && (size_t)k < n - 1; c++)
-		name[k++] = (strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", *c) || (*c >= 'A' && *c <= 'Z')) ? *c : '_';
+	for (const char *c = march; *c && (size_t)k < n - 1; c++) {
+		name[k++] = *c;
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *c))
+			name[k - 1] = '_';
+	}
 	name[k] = '\0';
 }
 
 /* The kept list, or a new one (kept atomically: make -j runs tools side by side). */
-static int search_list(const struct entry *e, const char *argv0, const char *march, char **envp, char *list,
-		       size_t n)
+static int search_list(const struct entry *e, const char *file, const char *argv0, const char *march, char **envp,
+		       char *list, size_t n)
 {
 	char name[512], tmp[600];
 	int fd;
@@ -344,7 +366,7 @@ static int search_list(const struct entry *e, const char *argv0, const char *mar
 	cache_name(e, march, name, sizeof(name));
 	if (read_file(name, list, n) > 0)
 		return 0;
-	if (probe_both(e, argv0, march, envp, list, n) < 0)
+	if (probe_both(e, file, argv0, march, envp, list, n) < 0)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.%d", name, (int)getpid());
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0) {
@@ -415,58 +437,81 @@ static char **with_dirs(char **envp, const char *var, const char *dirs)
 	return nenv;
 }
 
+/* QEMU, as the kernel would have run it for FILE (P: argv[0] as given). */
+static int emulate(const struct entry *e, const char *file, int targc, char **targv, char **envp)
+{
+	static char *qargv[MAX_ARGS + 8];
+	size_t k = 0;
+
+	if (targc > MAX_ARGS) {
+		fail(file, E2BIG);
+		return 126;
+	}
+	qargv[k++] = e->qemu;
+	qargv[k++] = (char *)"-0";
+	qargv[k++] = targv[0];
+	qargv[k++] = (char *)file;
+	for (int i = 1; i < targc; i++)
+		qargv[k++] = targv[i];
+	qargv[k] = NULL;
+	execve(e->qemu, qargv, envp);
+	fail(e->qemu, errno);
+	return 126;
+}
+
 int main(int argc, char **argv, char **envp)
 {
 	static char table[ACCEL_TABLE_MAX];
 	static char *nargv[MAX_ARGS + 8];
-	char self[4096];
+	static char list[LIST_MAX], dirs[LIST_MAX];
+	char **targv = argv + 2, **nenv = envp;
+	const char *file;
 	struct entry e;
+	struct stat st;
+	int targc = argc - 2;
+	size_t k = 0;
+	bool known;
 	ssize_t n;
 
-	if (argc < 1)
-		return 126;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0) {
-		fail("cannot read /proc/self/exe", errno);
+	/* binfmt_misc with P: [us, FILE, ARGV0, ARGS...]. */
+	if (argc < 3) {
+		fail("run by emu-run's binfmt_misc entry only", EINVAL);
 		return 126;
 	}
-	self[n] = '\0';
+	file = argv[1];
 	if ((n = read_file(ACCEL_DIR "/" ACCEL_TABLE, table, sizeof(table))) < 0) {
 		fail(ACCEL_DIR "/" ACCEL_TABLE, (int)-n);
 		return 126;
 	}
-	if (!lookup(table, self, &e)) {
-		fail(self, ENOENT);
+	known = stat(file, &st) == 0;
+	if (!known)
+		memset(&st, 0, sizeof(st));
+	if (!lookup(table, &st, &e)) {
+		fail(ACCEL_DIR "/" ACCEL_TABLE ": no qemu, loader or libs line", EINVAL);
 		return 126;
 	}
-	if (!config_dependent(argv) && !loader_env(envp) && argc <= MAX_ARGS) {
-		static char list[LIST_MAX], dirs[LIST_MAX];
-		char **nenv = envp;
-		bool cpp = !strcmp(e.kind, "c") || !strcmp(e.kind, "c++");
-		size_t k = 0;
+	if (!known)
+		e.index = -1;
+	if (e.index < 0 || config_dependent(targv) || loader_env(envp) || targc > MAX_ARGS)
+		return emulate(&e, file, targc, targv, envp);
+	if (!strcmp(e.kind, "c") || !strcmp(e.kind, "c++")) {
+		const char *var = !strcmp(e.kind, "c++") ? "CPLUS_INCLUDE_PATH" : "C_INCLUDE_PATH";
 
-		if (cpp) {
-			const char *var = !strcmp(e.kind, "c++") ? "CPLUS_INCLUDE_PATH" : "C_INCLUDE_PATH";
-
-			if (search_list(&e, argv[0], multiarch(argv), envp, list, sizeof(list)) < 0 ||
-			    list_value(list, dirs, sizeof(dirs)) < 0 || !(nenv = with_dirs(envp, var, dirs)))
-				goto emulated;
-		}
-		nargv[k++] = e.loader;
-		nargv[k++] = (char *)"--inhibit-cache";
-		nargv[k++] = (char *)"--library-path";
-		nargv[k++] = e.libs;
-		nargv[k++] = (char *)"--argv0";
-		nargv[k++] = argv[0];
-		nargv[k++] = e.native;
-		for (int i = 1; i < argc; i++)
-			nargv[k++] = argv[i];
-		nargv[k] = NULL;
-		execve(e.loader, nargv, nenv);
-		/* Not startable after all: the emulated tool, as without us. */
+		if (search_list(&e, file, targv[0], multiarch(targv), envp, list, sizeof(list)) < 0 ||
+		    list_value(list, dirs, sizeof(dirs)) < 0 || !(nenv = with_dirs(envp, var, dirs)))
+			return emulate(&e, file, targc, targv, envp);
 	}
-emulated:
-	execve(e.original, argv, envp);
-	fail(e.original, errno);
-	return errno == ENOENT ? 127 : 126;
+	nargv[k++] = e.loader;
+	nargv[k++] = (char *)"--inhibit-cache";
+	nargv[k++] = (char *)"--library-path";
+	nargv[k++] = e.libs;
+	nargv[k++] = (char *)"--argv0";
+	nargv[k++] = targv[0];
+	nargv[k++] = e.native;
+	for (int i = 1; i < targc; i++)
+		nargv[k++] = targv[i];
+	nargv[k] = NULL;
+	execve(e.loader, nargv, nenv);
+	/* Not startable after all: the root's tool, emulated, as without us. */
+	return emulate(&e, file, targc, targv, envp);
 }
