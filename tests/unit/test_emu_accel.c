@@ -136,6 +136,18 @@ static void make_trees(const char *root, const char *host, const char *hver)
 	assert_int_equal(symlink("usr/lib", lnk), 0);
 }
 
+/* valgrind 3.19 has no openat2 (syscall 437: ENOSYS), which root_open needs:
+ * under it the gate's tests are skipped, saying so; they run natively and
+ * under ASan. */
+static bool have_openat2(void)
+{
+	int fd = root_open(AT_FDCWD, "/", O_PATH | O_CLOEXEC, false);
+
+	if (fd >= 0)
+		close(fd);
+	return fd != -ENOSYS;
+}
+
 static void prepare(const char *hver, struct accel *a, char *host_real)
 {
 	char root[] = "/tmp/test-accel-root.XXXXXX", host[] = "/tmp/test-accel-host.XXXXXX", cmd[128];
@@ -163,6 +175,10 @@ static void test_prepare_same_version(void **state)
 	char host[PATH_MAX], want[PATH_MAX + 64];
 
 	(void)state;
+	if (!have_openat2()) {
+		print_message("no openat2 here (valgrind): skipped\n");
+		skip();
+	}
 	prepare("14.2.0-19", &a, host);
 	assert_int_equal(a.n, 2);
 	assert_string_equal(a.tools[0].root, "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1");
@@ -187,6 +203,10 @@ static void test_prepare_other_revision(void **state)
 	char host[PATH_MAX];
 
 	(void)state;
+	if (!have_openat2()) {
+		print_message("no openat2 here (valgrind): skipped\n");
+		skip();
+	}
 	/* The upstream version alone (14.2.0) is not the same compiler: only as passes. */
 	prepare("14.2.0-18", &a, host);
 	assert_int_equal(a.n, 1);
