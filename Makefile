@@ -3,6 +3,7 @@
 #   make run        deps, build, stage pinned QEMU, register every emulator here, print the status
 #   make qemu       stage the pinned static QEMU emulators into build/qemu (see qemu-static/)
 #   make check      build and run every test (installs missing test deps first)
+#   make corpus     real Debian roots bootstrapped under the staged QEMU (tests/corpus/corpus.sh)
 #   make deps       install Debian 12 build and test dependencies (idempotent)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -160,30 +161,41 @@ clean:
 #   make qemu                  stage the pinned static emulators for this machine in build/qemu
 #   make qemu HOST_ARCH=arm64  ... for an arm64 host, in build/qemu-arm64
 #   make qemu-pin              refresh qemu-static/manifest to the current Debian package
-#   QEMU_PAYLOAD=debian        Debian's qemu-user binaries, as the manifest pins them
+#   QEMU_SERIES=11.1           another pinned QEMU series: qemu-static/manifest-11.1 instead of
+#                              qemu-static/manifest (the default series, QEMU 10.0)
+#   QEMU_PAYLOAD=debian        Debian's qemu-user binaries, as the manifest pins them (the
+#                              default for a binary-only pin: one without a src record)
 #   QEMU_PAYLOAD=rebuilt       the same QEMU rebuilt here from Debian's pinned source without
 #                              capstone, linked static (qemu-static/build.sh; cached, about
 #                              15 minutes the first time); other host architectures: debian
 QEMU_BUILD_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
 QEMU_HOST_ARCH  = $(or $(HOST_ARCH),$(QEMU_BUILD_ARCH))
 QEMU_OUT        = $(if $(filter $(QEMU_BUILD_ARCH),$(QEMU_HOST_ARCH)),$(BUILD)/qemu,$(BUILD)/qemu-$(QEMU_HOST_ARCH))
-QEMU_PAYLOAD   ?= rebuilt
+# The series of the default manifest ("10.0"), from its deb record's QEMU version.
+QEMU_DEFAULT_SERIES := $(shell awk '$$1 == "deb" { split($$4, v, "."); print v[1] "." v[2]; exit }' qemu-static/manifest 2>/dev/null)
+QEMU_SERIES    ?= $(QEMU_DEFAULT_SERIES)
+QEMU_MANIFEST   = $(if $(filter $(QEMU_DEFAULT_SERIES),$(QEMU_SERIES)),qemu-static/manifest,qemu-static/manifest-$(QEMU_SERIES))
+QEMU_SERIES_ALL = $(QEMU_DEFAULT_SERIES) $(patsubst qemu-static/manifest-%,%,$(wildcard qemu-static/manifest-*))
+QEMU_PAYLOAD   ?= $(if $(shell awk '$$1 == "src" { print; exit }' $(QEMU_MANIFEST) 2>/dev/null),rebuilt,debian)
 QEMU_PAYLOAD_FOR_HOST = $(if $(filter $(QEMU_BUILD_ARCH),$(QEMU_HOST_ARCH)),$(QEMU_PAYLOAD),debian)
 QEMU_ELFCHECK   = $(BUILD)/bin/elfcheck
 QEMU_ELF_LIBS   = $(shell $(PKG_CONFIG) --libs libelf 2>/dev/null || echo -lelf)
 
-.PHONY: qemu qemu-pin
+.PHONY: qemu qemu-pin qemu-series-check
 
 $(QEMU_ELFCHECK): qemu-static/elfcheck.c
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QEMU_ELF_LIBS)
 
-qemu: $(QEMU_ELFCHECK)
-	ELFCHECK=$(QEMU_ELFCHECK) qemu-static/stage.sh --host-arch $(QEMU_HOST_ARCH) --payload $(QEMU_PAYLOAD_FOR_HOST) --out $(QEMU_OUT)
+qemu-series-check:
+	@test -r $(QEMU_MANIFEST) || { echo "make: QEMU_SERIES=$(QEMU_SERIES): no $(QEMU_MANIFEST); pinned series: $(QEMU_SERIES_ALL)" >&2; exit 2; }
 
-qemu-pin: $(QEMU_ELFCHECK)
-	ELFCHECK=$(QEMU_ELFCHECK) qemu-static/pin.sh
+qemu: $(QEMU_ELFCHECK) qemu-series-check
+	QEMU_STATIC_MANIFEST=$(QEMU_MANIFEST) ELFCHECK=$(QEMU_ELFCHECK) qemu-static/stage.sh --host-arch $(QEMU_HOST_ARCH) --payload $(QEMU_PAYLOAD_FOR_HOST) --out $(QEMU_OUT)
+
+qemu-pin: $(QEMU_ELFCHECK) qemu-series-check
+	QEMU_STATIC_MANIFEST=$(QEMU_MANIFEST) ELFCHECK=$(QEMU_ELFCHECK) qemu-static/pin.sh
 
 # --- emu-run (emu-runner/) ---------------------------------------------------------------
 # --as-needed: every library loaded costs each run startup time (emu-run's
@@ -451,6 +463,16 @@ uninstall-completion:
 #   BENCH_QUICK=1 make bench   fewer runs; BENCH_WAIT_QUIET=SECS waits for load < 0.5 first
 # Private binfmt_misc instances (bench/lib.sh), except the docker rows, which change the
 # host's registry under the host lock and restore it (bench/docker.sh); see bench/run.sh.
+# The real-root corpus (tests/corpus/corpus.sh, issue 16): mmdebstrap --variant=essential
+# for arm64 armhf ppc64el s390x (bookworm) and riscv64 (trixie) under the staged payload,
+# apt-get install in the arm64 root. CORPUS_TARGETS narrows it (.ci/run: arm64 riscv64);
+# QEMU_STATIC_DIR picks another staged payload. Times: $(BUILD)/corpus/times.tsv.
+.PHONY: corpus
+corpus:
+	tests/deps.sh
+	$(MAKE) all unit qemu
+	BUILD=$(BUILD) CORPUS_TARGETS="$(CORPUS_TARGETS)" tests/run tests/corpus/corpus.sh
+
 .PHONY: bench
 bench:
 	$(MAKE) all $(BUILD)/bench/altbench $(BUILD)/bench/mkprobe $(BUILD)/bench/detect_bench

@@ -3,7 +3,9 @@
 # /var/cache/binfmt-installer/bench), through the private apt configuration of
 # qemu-static/lib.sh (the host's Debian mirror; the host's apt sources, lists and
 # caches are never touched):
-#   qemu-sid/usr/bin/qemu-*        sid's qemu-user (QEMU 11.x), static-pie
+#   qemu-11.1/qemu-*               the pinned QEMU 11.1 series (qemu-static/manifest-11.1:
+#                                  Debian's trixie-backports qemu-user, static-pie), staged
+#                                  by qemu-static/stage.sh and checked against its pin
 #   qemu-binfmt-conf.sh            QEMU's script, from Debian's source package of the
 #                                  pinned payload (Debian does not ship it in a binary package)
 #   binfmt-support/usr/sbin/update-binfmts   unpacked, not installed (installing
@@ -26,18 +28,10 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >&2
 fi
 
-# sid's qemu-user
-if [[ ! -x $CACHE/qemu-sid/usr/bin/qemu-aarch64 ]]; then
-    d=$CACHE/apt-sid
-    qs_apt_setup "$d" sid "$arch"
-    qs_apt_update "$d"
-    rm -f "$d"/dl/qemu-user_*.deb
-    (cd "$d/dl" && apt-get "${QS_APT[@]}" -q download "qemu-user:$arch" >&2)
-    rm -rf "$CACHE/qemu-sid.tmp" && mkdir -p "$CACHE/qemu-sid.tmp"
-    dpkg-deb -x "$d"/dl/qemu-user_*_"$arch".deb "$CACHE/qemu-sid.tmp"
-    sha256sum "$d"/dl/qemu-user_*_"$arch".deb | sed "s:$d/dl/::" >"$CACHE/qemu-sid.tmp/DEB.sha256"
-    rm -rf "$CACHE/qemu-sid" && mv "$CACHE/qemu-sid.tmp" "$CACHE/qemu-sid"
-fi
+# The pinned 11.1 series (was: whatever sid carried on the day, unpinned). stage.sh
+# checks it against its manifest and does nothing when it is already staged.
+QEMU_STATIC_MANIFEST=$B_ROOT/qemu-static/manifest-11.1 QS_PROG=bench-fetch \
+    "$B_ROOT/qemu-static/stage.sh" --payload debian --out "$CACHE/qemu-11.1" >&2
 
 # qemu-binfmt-conf.sh from the pinned payload's source package
 qs_read_manifest "$QS_MANIFEST" "$arch"

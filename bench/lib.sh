@@ -125,7 +125,7 @@ holders_stop() {
 # 72:      Debian 12's qemu-user-static (installed, /usr/bin/qemu-CPU-static)
 # 10:      Debian trixie's qemu-user 10.0 binaries, as the manifest pins them (static-pie,
 #          with capstone), staged by bench/run.sh into $BUILD/qemu-debian
-# 11:      sid's qemu-user (bench/fetch.sh, in $CACHE/qemu-sid)
+# 11:      the pinned 11.1 series, Debian's binaries (bench/fetch.sh, in $CACHE/qemu-11.1)
 # 10nopie: the same 10.0 rebuilt here from Debian's pinned source without capstone, static,
 #          not PIE (qemu-static/build.sh: B_QEMU_TOP/out, the rebuilt payload)
 # 10pie:   the static-pie link of the same objects (B_QEMU_TOP/pie, bench/qemu-build.sh)
@@ -144,7 +144,7 @@ payload_qemu() {
     def) echo "$BUILD/qemu/qemu-$cpu" ;;
     72) echo "/usr/bin/qemu-$cpu-static" ;;
     10) echo "$BUILD/qemu-debian/qemu-$cpu" ;;
-    11) echo "$CACHE/qemu-sid/usr/bin/qemu-$cpu" ;;
+    11) echo "$CACHE/qemu-11.1/qemu-$cpu" ;;
     10pie) echo "$B_QEMU_TOP/pie/qemu-$cpu" ;;
     10nopie) echo "$B_QEMU_TOP/out/qemu-$cpu" ;;
     *) return 1 ;;

@@ -52,7 +52,7 @@ DEF = facts.get("payload.default.series") or ("qemu-10nopie" if DEF_KIND == "reb
 PAYLOAD_NAMES = {
     "qemu-72": "Debian 12's 7.2",
     "qemu-10": "Debian's 10.0",
-    "qemu-11": "sid's 11.x",
+    "qemu-11": "Debian's 11.1 (pinned)",
     "qemu-10pie": "10.0 rebuilt, static-pie",
     "qemu-10nopie": "10.0 rebuilt, static",
     "qemu-def": "build/qemu",

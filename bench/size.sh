@@ -63,8 +63,8 @@ mapfile -t names < <(cd "$BUILD/qemu" && ls qemu-*)
     for n in "${names[@]}"; do [[ -e /usr/bin/$n-static ]] && fs+=("$(readlink -f "/usr/bin/$n-static")"); done
     printf '72\tqemu-72 (bookworm, same targets as the default)\t%s\t%s\n' "${#fs[@]}" "$(comp -z "${fs[@]}")"
     fs=()
-    for n in "${names[@]}"; do [[ -e $CACHE/qemu-sid/usr/bin/$n ]] && fs+=("$CACHE/qemu-sid/usr/bin/$n"); done
-    ((${#fs[@]})) && printf '11\tqemu-11 (sid, same targets as the default)\t%s\t%s\n' "${#fs[@]}" "$(comp -z "${fs[@]}")"
+    for n in "${names[@]}"; do [[ -e $CACHE/qemu-11.1/$n ]] && fs+=("$CACHE/qemu-11.1/$n"); done
+    ((${#fs[@]})) && printf '11\tqemu-11 (the pinned 11.1, same targets as the default)\t%s\t%s\n' "${#fs[@]}" "$(comp -z "${fs[@]}")"
     # BuildKit's probe set: arm64 riscv64 ppc64le s390x 386 mips64el loong64 arm
     fs=()
     for c in aarch64 riscv64 ppc64le s390x mips64el loongarch64 arm; do fs+=("$BUILD/qemu/qemu-$c"); done

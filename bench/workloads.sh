@@ -7,7 +7,7 @@
 #                      with it is the "version" row of its series (b_default_series:
 #                      qemu-10nopie for the rebuilt payload, qemu-10 for Debian's)
 #   section "version": chroot+binfmt with each payload (7.2 bookworm, Debian trixie's 10.0,
-#                      11.x sid, and the 10.0 rebuild without capstone if built), plus the
+#                      the pinned 11.1, and the 10.0 rebuild without capstone if built), plus the
 #                      default payload's series with other CPU models (arm64)
 # plus a correctness sweep (part "check"): every runner's and payload's output (the
 # first timed run's) must equal the native stand-in's (the host's busybox-static), and

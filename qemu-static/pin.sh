@@ -3,12 +3,14 @@
 # every host architecture, download it, check it, hash the .deb and every static
 # /usr/bin/qemu-<cpu> in it, and rewrite qemu-static/manifest.
 #
-#   qemu-static/pin.sh [--suite SUITE] [--cache DIR]
+#   qemu-static/pin.sh [--suite SUITE] [--cache DIR] [--binary-only]
 #
-#   --suite  Debian suite to pin from (default: the manifest's, else trixie)
-#   --cache  also store the verified .debs here, so the next stage.sh needs no network
-#            (default: ${QEMU_STATIC_CACHE:-/var/cache/binfmt-installer/qemu}; skipped
-#            with a note when it is not writable)
+#   --suite        Debian suite to pin from (default: the manifest's, else trixie)
+#   --cache        also store the verified .debs here, so the next stage.sh needs no network
+#                  (default: ${QEMU_STATIC_CACHE:-/var/cache/binfmt-installer/qemu};
+#                  skipped with a note when it is not writable)
+#   --binary-only  pin the binaries only, no src record (the default when the manifest
+#                  has none): for a version whose source files the mirror does not serve
 #
 # Host architectures: amd64 and arm64 (QEMU_STATIC_ARCHES overrides, space-separated).
 # Network: the host's Debian mirror only (QEMU_STATIC_MIRROR overrides).
@@ -19,7 +21,7 @@ QS_PROG=qemu-pin
 
 PACKAGE=qemu-user
 read -r -a ARCHES <<<"${QEMU_STATIC_ARCHES:-amd64 arm64}"
-suite=""
+suite="" binary_only=""
 cache=${QEMU_STATIC_CACHE:-/var/cache/binfmt-installer/qemu}
 while (($#)); do
     case $1 in
@@ -27,7 +29,8 @@ while (($#)); do
     --suite=*) suite=${1#*=}; shift ;;
     --cache) cache=${2:?--cache needs a value}; shift 2 ;;
     --cache=*) cache=${1#*=}; shift ;;
-    -h | --help) sed -n '6,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --binary-only) binary_only=1; shift ;;
+    -h | --help) sed -n '6,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) qs_die "unknown argument '$1'" ;;
     esac
 done
@@ -35,6 +38,12 @@ if [[ -z $suite && -r $QS_MANIFEST ]]; then
     suite=$(awk '$1 == "suite" {print $2; exit}' "$QS_MANIFEST")
 fi
 suite=${suite:-trixie}
+# A binary-only pin stays one: its source is not on the mirror (Debian lists the .dsc of
+# trixie-backports' and sid's QEMU 11.1 in Sources, but mirrors need not carry the files).
+if [[ -z $binary_only ]]; then
+    binary_only=0
+    [[ -r $QS_MANIFEST ]] && ! awk '$1 == "src" {f = 1} END {exit !f}' "$QS_MANIFEST" && binary_only=1
+fi
 
 for tool in apt-get apt-cache dpkg-deb tar sha256sum flock xargs; do
     command -v "$tool" >/dev/null 2>&1 || qs_die "$tool not found"
@@ -73,12 +82,15 @@ fi
 
 # The source package of the pinned binaries: its .dsc's SHA-256 from the (signed) Sources
 # index, so build.sh can refuse any other source without downloading anything here.
-src_version=${version[${ARCHES[0]}]}
-# (showsrc takes no version: pick the stanza by its file name; no early exit, which
-# would make apt-cache die of SIGPIPE under pipefail.)
-src_dsc=$(apt-cache "${QS_APT[@]}" showsrc qemu 2>/dev/null |
-    awk -v f="qemu_${src_version#*:}.dsc" '/^Checksums-Sha256:/ {on = 1; next} /^[^ ]/ {on = 0} on && $3 == f && !s {s = $1} END {print s}')
-[[ $src_dsc =~ ^[0-9a-f]{64}$ ]] || qs_die "source package qemu $src_version is not in $QS_MIRROR $suite"
+src_version=${version[${ARCHES[0]}]} src_dsc=""
+if ((!binary_only)); then
+    # (showsrc takes no version: pick the stanza by its file name; no early exit, which
+    # would make apt-cache die of SIGPIPE under pipefail.)
+    src_dsc=$(apt-cache "${QS_APT[@]}" showsrc qemu 2>/dev/null |
+        awk -v f="qemu_${src_version#*:}.dsc" '/^Checksums-Sha256:/ {on = 1; next} /^[^ ]/ {on = 0} on && $3 == f && !s {s = $1} END {print s}')
+    [[ $src_dsc =~ ^[0-9a-f]{64}$ ]] ||
+        qs_die "source package qemu $src_version is not in $QS_MIRROR $suite (--binary-only pins the binaries alone)"
+fi
 
 cache_ok=0
 if mkdir -p "$cache" 2>/dev/null && [[ -w $cache ]]; then
@@ -153,14 +165,19 @@ new=$work/manifest
 #   deb     ARCH VERSION QEMU-VERSION SHA256 SIZE  the .deb for ARCH; VERSION is Debian's
 #   bin     ARCH CPU SHA256 SIZE                   /usr/bin/qemu-CPU in that .deb
 #   src     VERSION DSC-SHA256                     Debian's source package qemu VERSION
-#                                                  (its .dsc), for qemu-static/build.sh
+#                                                  (its .dsc), for qemu-static/build.sh;
+#                                                  none in a binary-only pin
 # Reading it from shell:
 #   while read -r kind a b c d e; do case $kind in deb) ...;; bin) ...;; esac; done <manifest
 EOF
     echo
     echo "suite $suite"
     echo "package $PACKAGE"
-    echo "src $src_version $src_dsc"
+    if ((binary_only)); then
+        echo "# binary-only: no src record (pin.sh --binary-only), so Debian's binaries only"
+    else
+        echo "src $src_version $src_dsc"
+    fi
     for r in "${records[@]}"; do
         if [[ $r == deb\ * ]]; then echo; fi
         echo "$r"

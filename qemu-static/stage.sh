@@ -77,6 +77,8 @@ debian)
 rebuilt)
     [[ $arch == "$build_arch" ]] ||
         qs_die "--payload rebuilt is built on the machine it runs on ($build_arch); for $arch use --payload debian"
+    [[ -n $QS_SRC_VERSION ]] ||
+        qs_die "$QS_MANIFEST pins QEMU $QS_QEMU_VERSION's binaries only (no src record: the mirror does not serve its source), so it cannot be rebuilt; use --payload debian (make qemu QEMU_PAYLOAD=debian); nothing staged"
     built=$cache/build/${QS_VERSION#*:}-$arch
     "$QS_DIR/build.sh" --top "$built" || qs_die "building the rebuilt payload failed; nothing staged"
     # From here on the build's own record stands in for the manifest's bin records.

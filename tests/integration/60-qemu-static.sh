@@ -15,19 +15,26 @@ set -uo pipefail
 # its `make qemu` staged the payload (a cold sanitize-check has no build/ at all).
 BUILD_DIR=$(dirname "$(dirname "$BINFMT")")
 QDIR=${QEMU_STATIC_DIR:-$BUILD_DIR/qemu}
-MANIFEST=$ROOT/qemu-static/manifest
+MANIFEST=$ROOT/qemu-static/manifest # the default series; the staged one is found below
 STAGE=$ROOT/qemu-static/stage.sh
 CACHE=${QEMU_STATIC_CACHE:-/var/cache/binfmt-installer/qemu}
 DEAD_MIRROR=http://127.0.0.1:9/debian # nothing listens there: any download fails
 
 [[ -f $QDIR/VERSION && -x $QDIR/qemu-aarch64 ]] || skip_all "$QDIR is not staged (run make qemu)"
 [[ -r $MANIFEST ]] || skip_all "no $MANIFEST"
-plan 40
+plan 46
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/binfmt-60-qemu.XXXXXX")
 on_exit rm -rf "$WORK"
 
 ARCH=$(sed -n 's/^arch=//p' "$QDIR/VERSION")
+# The series staged in QDIR (`make qemu QEMU_SERIES=...`): the manifest that pins the
+# package version its VERSION names.
+staged_version=$(sed -n 's/^package_version=//p' "$QDIR/VERSION")
+for m in "$ROOT"/qemu-static/manifest "$ROOT"/qemu-static/manifest-*; do
+    awk -v a="$ARCH" -v v="$staged_version" '$1 == "deb" && $2 == a && $3 == v {f = 1} END {exit !f}' "$m" 2>/dev/null &&
+        { MANIFEST=$m; break; }
+done
 BUILD_ARCH=$(dpkg --print-architecture)
 case $ARCH in
 amd64) MACHINE=x86_64 ;;
@@ -117,7 +124,7 @@ t_ok "elfcheck --machine $MACHINE passes every staged binary" "$ELFCHECK" --mach
 
 if [[ $ARCH == "$BUILD_ARCH" ]]; then
     out=$("$QDIR/qemu-aarch64" -version 2>&1)
-    t_like "qemu-aarch64 -version reports QEMU 10.0" "$out" "^qemu-aarch64 version 10\.0\.[0-9]+ "
+    t_like "qemu-aarch64 -version reports the pinned QEMU $QEMU_VERSION" "$out" "^qemu-aarch64 version ${QEMU_VERSION//./\\.} "
     v_re=${PKG_VERSION//./\\.}
     v_re=${v_re//+/\\+}
     if [[ $PAYLOAD == rebuilt ]]; then
@@ -193,6 +200,49 @@ if [[ $PAYLOAD == rebuilt ]]; then
 else
     skip "Debian's payload is staged (QEMU_PAYLOAD=debian)" 4
 fi
+
+# --- the other pinned series (qemu-static/manifest-*, issue 16): each stages as pinned
+# (a binary-only pin: Debian's binaries only) and runs; rebuilding a binary-only pin is
+# refused, staging nothing; an unknown QEMU_SERIES is a clear make error ------------------
+other=""
+for m in "$ROOT"/qemu-static/manifest-*; do [[ $m != "$MANIFEST" ]] && other=$m && break; done
+[[ -n $other ]] || other=$ROOT/qemu-static/manifest # QDIR holds another series: test the default
+oser=${other##*/manifest}
+oser=${oser#-}
+oser=${oser:-default}
+read -r over oqv < <(awk -v a="$ARCH" '$1 == "deb" && $2 == a {print $3, $4}' "$other")
+declare -A OPIN=()
+while read -r cpu sha; do OPIN[$cpu]=$sha; done < <(awk -v a="$ARCH" '$1 == "bin" && $2 == a {print $3, $4}' "$other")
+if [[ -z $over ]]; then
+    skip "$other pins nothing for $ARCH" 5
+else
+    out=$(QEMU_STATIC_MANIFEST=$other "$STAGE" --payload debian --cache "$CACHE" --out "$WORK/series" 2>&1)
+    rc=$?
+    t_like "series $oser ($other): stage.sh stages QEMU $oqv, Debian's $over" "$rc $out" \
+        "^0 .*staged ${#OPIN[@]} emulators, QEMU ${oqv//./\\.} "
+    t_is "... every binary with that manifest's SHA-256" "$(check_dir "$WORK/series" OPIN)" ""
+    if [[ $ARCH == "$BUILD_ARCH" ]] && BB=$(busybox_path arm64 2>/dev/null); then
+        t_like "... its qemu-aarch64 says $oqv and runs a real arm64 busybox" \
+            "$("$WORK/series/qemu-aarch64" -version | head -n1) $("$WORK/series/qemu-aarch64" "$BB" sh -c 'echo $((6 * 7))')" \
+            "^qemu-aarch64 version ${oqv//./\\.} .* 42$"
+    else
+        skip "not an $BUILD_ARCH payload, or no arm64 busybox fixture"
+    fi
+    if awk '$1 == "src" {f = 1} END {exit !f}' "$other"; then
+        skip "$other pins a source: rebuilding it is the rebuilt payload's test" 2
+    else
+        out=$(QEMU_STATIC_MANIFEST=$other "$STAGE" --payload rebuilt --cache "$CACHE" --out "$WORK/series-rb" 2>&1)
+        rc=$?
+        t_like "... a binary-only pin: --payload rebuilt is refused, saying why and what to use" "$rc $out" \
+            "^1 .*pins QEMU ${oqv//./\\.}'s binaries only .*cannot be rebuilt; use --payload debian.*nothing staged"
+        t_ok "... and nothing is staged" test ! -e "$WORK/series-rb"
+    fi
+fi
+out=$(make -s -C "$ROOT" qemu-series-check QEMU_SERIES=0.0 2>&1)
+rc=$?
+t_like "make qemu QEMU_SERIES=0.0: a clear error naming the pinned series" "$rc $out" \
+    "^2 make: QEMU_SERIES=0\.0: no qemu-static/manifest-0\.0; pinned series: [0-9.]+ "
+rm -rf "$WORK/series"
 
 # --- stage.sh: corrupted cache, warm staging without network ---------------------------
 # The default payload (rebuilt) never needs the .deb: fetch it into the cache the
