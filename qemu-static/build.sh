@@ -133,6 +133,10 @@ cfg=(--python=/usr/bin/python3 --with-pkgversion="Debian $QS_VERSION, rebuilt by
     --prefix=/usr --static --disable-system --enable-linux-user --disable-plugins
     --disable-capstone --disable-docs --disable-tools --disable-debug-info --disable-install-blobs
     --extra-cflags="$cflags" --extra-ldflags="$(dpkg-buildflags --get LDFLAGS)" --target-list="$tl")
+# Bench experiments only (docs/benchmarks.md section 5): more configure options, e.g.
+# QEMU_BUILD_CONFIGURE_EXTRA=--disable-qom-cast-debug, with their own --top.
+read -r -a extra_cfg <<<"${QEMU_BUILD_CONFIGURE_EXTRA:-}"
+cfg+=("${extra_cfg[@]}")
 # The marker names the configuration by its hash (32 targets make too long a file name):
 # another target list or option configures a fresh build directory.
 mark=$b/.configured-$(printf '%s\n' "${cfg[@]}" | sha256sum | cut -c1-16)

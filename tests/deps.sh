@@ -12,6 +12,7 @@ PKGS=(
     perl            # prove(1)
     util-linux      # unshare(1), mount(8)
     uidmap mmdebstrap  # emu-run's subordinate ids (newuidmap); the Debian roots (tests/fixtures/debian-roots.sh)
+    arch-test       # mmdebstrap refuses a foreign --architectures without it (a Recommends only)
     buildah skopeo  # images for emu-run --image (80-emu-run-image.sh)
     valgrind clang libclang-rt-14-dev
     file ca-certificates debian-archive-keyring dpkg-dev
