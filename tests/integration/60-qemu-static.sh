@@ -52,10 +52,16 @@ fi
 export ELFCHECK
 
 # The manifest's view of ARCH, read independently of qemu-static/lib.sh.
-read -r PKG_VERSION QEMU_VERSION DEB_SHA < <(awk -v a="$ARCH" '$1 == "deb" && $2 == a {print $3, $4, $5}' "$MANIFEST")
+deb_record() { awk -v a="$ARCH" '$1 == "deb" && $2 == a {print $3, $4, $5}' "$1"; } # MANIFEST
+read_pins() { # MANIFEST ARRAY: ARRAY[cpu]=sha256 from its bin records for ARCH
+    local -n into=$2
+    local cpu sha
+    while read -r cpu sha; do into[$cpu]=$sha; done < <(awk -v a="$ARCH" '$1 == "bin" && $2 == a {print $3, $4}' "$1")
+}
+read -r PKG_VERSION QEMU_VERSION DEB_SHA < <(deb_record "$MANIFEST")
 PACKAGE=$(awk '$1 == "package" {print $2; exit}' "$MANIFEST")
 declare -A PIN=()
-while read -r cpu sha; do PIN[$cpu]=$sha; done < <(awk -v a="$ARCH" '$1 == "bin" && $2 == a {print $3, $4}' "$MANIFEST")
+read_pins "$MANIFEST" PIN
 DEB_CPUS=$(printf '%s\n' "${!PIN[@]}" | LC_ALL=C sort)
 DEB=$CACHE/${PACKAGE}_${PKG_VERSION//:/%3a}_$ARCH.deb
 
@@ -210,9 +216,9 @@ for m in "$ROOT"/qemu-static/manifest-*; do [[ $m != "$MANIFEST" ]] && other=$m 
 oser=${other##*/manifest}
 oser=${oser#-}
 oser=${oser:-default}
-read -r over oqv < <(awk -v a="$ARCH" '$1 == "deb" && $2 == a {print $3, $4}' "$other")
+read -r over oqv _ < <(deb_record "$other")
 declare -A OPIN=()
-while read -r cpu sha; do OPIN[$cpu]=$sha; done < <(awk -v a="$ARCH" '$1 == "bin" && $2 == a {print $3, $4}' "$other")
+read_pins "$other" OPIN
 if [[ -z $over ]]; then
     skip "$other pins nothing for $ARCH" 5
 else
