@@ -54,9 +54,10 @@ export ELFCHECK
 # The manifest's view of ARCH, read independently of qemu-static/lib.sh.
 deb_record() { awk -v a="$ARCH" '$1 == "deb" && $2 == a {print $3, $4, $5}' "$1"; } # MANIFEST
 read_pins() { # MANIFEST ARRAY: ARRAY[cpu]=sha256 from its bin records for ARCH
+    # shellcheck disable=SC2034 # a nameref: the caller's array is written
     local -n into=$2
     local cpu sha
-    while read -r cpu sha; do into[$cpu]=$sha; done < <(awk -v a="$ARCH" '$1 == "bin" && $2 == a {print $3, $4}' "$1")
+    while read -r cpu sha; do into["$cpu"]=$sha; done < <(awk -v a="$ARCH" '$1 == "bin" && $2 == a {print $3, $4}' "$1")
 }
 read -r PKG_VERSION QEMU_VERSION DEB_SHA < <(deb_record "$MANIFEST")
 PACKAGE=$(awk '$1 == "package" {print $2; exit}' "$MANIFEST")
