@@ -57,6 +57,7 @@ read_pins() { # MANIFEST ARRAY: ARRAY[cpu]=sha256 from its bin records for ARCH
     # shellcheck disable=SC2034 # a nameref: the caller's array is written
     local -n into=$2
     local cpu sha
+    # shellcheck disable=SC2034 # (the same, where it is written)
     while read -r cpu sha; do into["$cpu"]=$sha; done < <(awk -v a="$ARCH" '$1 == "bin" && $2 == a {print $3, $4}' "$1")
 }
 read -r PKG_VERSION QEMU_VERSION DEB_SHA < <(deb_record "$MANIFEST")
