@@ -326,6 +326,30 @@ NATIVE_PLATFORMS=""
 [[ $(uname -m) == x86_64 ]] && NATIVE_PLATFORMS="linux/amd64${AMD64_LEVELS:+ $AMD64_LEVELS}"
 export NATIVE_PLATFORMS
 
+# Every QEMU linux-user target binfmt knows (targets.c order), written out here,
+# not asked of binfmt, so that a target binfmt forgets is a failure.
+QEMU_CPUS="i386 i486 x86_64 alpha arm armeb sparc sparc32plus sparc64 ppc ppc64 ppc64le m68k
+mips mipsel mipsn32 mipsn32el mips64 mips64el sh4 sh4eb s390x aarch64 aarch64_be hppa riscv32
+riscv64 xtensa xtensaeb microblaze microblazeel or1k hexagon loongarch64"
+export QEMU_CPUS
+
+# expected_install_all [DIR]: the entries "binfmt --install all" registers on this
+# x86-64 machine with the emulators of DIR (default /usr/bin), sorted, one line: one
+# qemu-CPU per qemu-CPU-static there, less what runs natively (x86_64; i386 and
+# i486 where 32-bit code runs, I386_NATIVE). Computed from the list above and the
+# machine, never from binfmt's own --dry-run (issue 17: that checked binfmt
+# against itself, so a target dropped from both passed).
+expected_install_all() {
+    local dir=${1:-/usr/bin} cpu native="x86_64" out=""
+    [[ -n $I386_NATIVE ]] && native="i386 i486 x86_64"
+    for cpu in $QEMU_CPUS; do
+        [[ " $native " == *" $cpu "* ]] && continue
+        [[ -x $dir/qemu-$cpu-static ]] && out+="qemu-$cpu"$'\n'
+    done
+    printf '%s' "$out" | LC_ALL=C sort | paste -sd' ' -
+}
+export -f expected_install_all
+
 # status_json "SUPPORTED..." "EMULATORS...": binfmt's status JSON for these two lists
 # (space-separated, in order), byte for byte as binfmt prints it (jansson, indent 2),
 # for golden comparisons whose machine-dependent part (what runs natively) comes
