@@ -191,6 +191,9 @@ static void print_item(const struct plan_item *it, bool dry_run, bool failed_run
 	case PLAN_REMOVE:
 		if (it->result < 0)
 			say("%s: %s FAILED: %s", verb, it->label, it->reason);
+		else if (failed_run && it->applied)
+			say("%s: %s NOT rolled back: left %s (see 'rollback incomplete' below)", verb, it->label,
+			    it->state == PLAN_REMOVE ? "removed" : it->state == PLAN_REPLACE ? "replaced" : "registered");
 		else if (failed_run)
 			say("%s: %s not done (rolled back)", verb, it->label);
 		else if (dry_run)
@@ -207,6 +210,8 @@ static void print_item(const struct plan_item *it, bool dry_run, bool failed_run
 	case PLAN_ENABLE:
 		if (it->result < 0)
 			say("%s: %s FAILED: %s", verb, it->label, it->reason);
+		else if (failed_run && it->applied)
+			say("%s: %s NOT rolled back: left enabled (see 'rollback incomplete' below)", verb, it->label);
 		else if (failed_run)
 			say("%s: %s not done (rolled back)", verb, it->label);
 		else
@@ -364,7 +369,8 @@ static int apply_and_report(const struct options *o, struct plan *p, struct binf
 	bfs_unlock(fs);
 	print_plan(p, o, r < 0);
 	if (p->rollback_error[0])
-		warnx_line("rollback incomplete: %s", p->rollback_error);
+		warnx_line("rollback incomplete: %s; the registry is not as it was before this run: "
+			   "see it with 'binfmt --inspect' and run again", p->rollback_error);
 	if (o->quiet)
 		return rc;
 	/* After a rollback the registry is what undo left: trust no earlier probe. */

@@ -548,26 +548,40 @@ static int register_checked(struct binfmtfs *fs, const struct binfmt_entry *e, s
 	return 0;
 }
 
-/* Put back an entry we removed, as it was (also disabled if it was). A failure
- * here is reported, never swallowed: the user must know what is missing. */
-static void restore(struct plan *p, struct binfmtfs *fs, const struct binfmt_entry *e)
+/* A step of a rollback failed: the first such failure is reported, never
+ * swallowed, as the registry is then not what it was before the run. */
+static bool undo_failed(struct plan *p, const char *what, const char *name, const struct bi_error *err)
+{
+	if (!p->rollback_error[0])
+		snprintf(p->rollback_error, sizeof(p->rollback_error), "could not %s entry %.255s: %.400s", what,
+			 name, err->msg);
+	return false;
+}
+
+/* Put back an entry we removed, as it was (also disabled if it was). */
+static bool restore(struct plan *p, struct binfmtfs *fs, const struct binfmt_entry *e)
 {
 	struct bi_error err = { 0 };
 
-	if (bfs_restore(fs, e, &err) < 0 && !p->rollback_error[0])
-		snprintf(p->rollback_error, sizeof(p->rollback_error), "could not restore entry %.255s: %.400s",
-			 e->name, err.msg);
+	return bfs_restore(fs, e, &err) == 0 || undo_failed(p, "restore", e->name, &err);
 }
 
+/* it->applied stays true when any step fails: the report must not say
+ * "rolled back" of an entry that is still there (or still gone). */
 static void undo_item(struct plan *p, struct plan_item *it, struct binfmtfs *fs)
 {
-	if (it->state == PLAN_ENABLE)
-		bfs_set_enabled(fs, it->want.name, false, NULL);
-	if (it->install && (it->state == PLAN_REGISTER || it->state == PLAN_REPLACE))
-		bfs_remove(fs, it->want.name, NULL);
+	struct bi_error err = { 0 };
+	bool ok = true;
+
+	if (it->state == PLAN_ENABLE && bfs_set_enabled(fs, it->want.name, false, &err) < 0)
+		ok = undo_failed(p, "disable again", it->want.name, &err);
+	/* ENOENT: removed meanwhile by someone else, which is what undo wants. */
+	if (it->install && (it->state == PLAN_REGISTER || it->state == PLAN_REPLACE) &&
+	    bfs_remove(fs, it->want.name, &err) < 0 && err.code != -ENOENT)
+		ok = undo_failed(p, "remove", it->want.name, &err);
 	for (size_t i = 0; i < it->nold; i++)
-		restore(p, fs, &it->old[i]);
-	it->applied = false;
+		ok = restore(p, fs, &it->old[i]) && ok;
+	it->applied = !ok;
 }
 
 /*

@@ -22,6 +22,14 @@
  *   ERRNO_SHIM_FLOCK=ERRNO          flock(2) on a binfmt_misc directory fails
  *                                   with ERRNO (the kernel's ENOLCK, or a
  *                                   filesystem without locks: EOPNOTSUPP)
+ *   ERRNO_SHIM_SLEEP_MARK=FILE      nanosleep(2)'s first call creates FILE: binfmt
+ *                                   sleeps only while another holds its lock,
+ *                                   so FILE says "it is waiting now"
+ *   ERRNO_SHIM_SLEEP=fast           nanosleep(2) returns at once: the time binfmt
+ *                                   counts while waiting for its lock passes
+ *                                   without the wall clock (its 60 s timeout in
+ *                                   milliseconds); the total asked for is logged
+ *                                   as "slept MS" at exit to ERRNO_SHIM_LOG
  *
  * ERRNO names: EPERM EACCES EROFS ENOENT EINVAL EEXIST ENOSPC EIO ENOMEM ELOOP
  * ENOLCK EOPNOTSUPP.
@@ -35,6 +43,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BINFMTFS_MAGIC 0x42494e4d
@@ -175,4 +184,38 @@ int flock(int fd, int op)
 		return -1;
 	}
 	return real_flock(fd, op);
+}
+
+int nanosleep(const struct timespec *req, struct timespec *rem);
+
+static unsigned long long slept_ms;
+
+static void log_slept(void)
+{
+	const char *path = getenv("ERRNO_SHIM_LOG");
+	FILE *f;
+
+	if (!path || !(f = fopen(path, "ae")))
+		return;
+	fprintf(f, "slept %llu\n", slept_ms);
+	fclose(f);
+}
+
+int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	static int (*real_nanosleep)(const struct timespec *, struct timespec *);
+	static int marked, logging;
+	const char *mark = getenv("ERRNO_SHIM_SLEEP_MARK"), *mode = getenv("ERRNO_SHIM_SLEEP");
+	int fd;
+
+	if (!real_nanosleep)
+		real_nanosleep = (int (*)(const struct timespec *, struct timespec *))dlsym(RTLD_NEXT, "nanosleep");
+	if (mark && !marked++ && (fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) >= 0)
+		close(fd);
+	if (!mode || strcmp(mode, "fast") != 0)
+		return real_nanosleep(req, rem);
+	slept_ms += (unsigned long long)req->tv_sec * 1000 + (unsigned long long)req->tv_nsec / 1000000;
+	if (!logging++)
+		atexit(log_slept);
+	return 0;
 }

@@ -35,7 +35,7 @@ SHIM=$BUILD_DIR/tests/errno_shim.so
 [[ -f $SHIM ]] || skip_all "$SHIM not built (make unit)"
 [[ -x $BUILD_DIR/tests/fake-emu-exit3 ]] || skip_all "fake emulators not built (make unit)"
 command -v setpriv >/dev/null || skip_all "setpriv (util-linux) needed"
-plan 76
+plan 82
 
 export QEMU_BINARY_PATH=/usr/bin SHIM BB=$FIXTURES/busybox/arm64/busybox FAKE3=$BUILD_DIR/tests/fake-emu-exit3
 # A sanitized binfmt refuses a preload that is not its runtime unless told.
@@ -317,6 +317,13 @@ kernel_errors() {
     t_is "EPERM on the 2nd register write (faked): exit 1, the 1st rolled back, nothing left" "$RC|$(entries)" "1|"
     t_like "...the failing item says FAILED, the other 'rolled back'" "$ERR" \
         'arm64 \(qemu-aarch64\) not done \(rolled back\).*riscv64 \(qemu-riscv64\) FAILED: '
+    # ...and the rollback itself failing (faked EIO on removing the 1st): the report
+    # must not say "rolled back" of an entry still there (it did, issue 17).
+    ERRNO_SHIM_REGISTER=EPERM@2 ERRNO_SHIM_ENTRY=EIO@1 LD_PRELOAD=$SHIM run "$BINFMT" --mount "$BM" --install arm64,riscv64
+    t_is "...and the rollback failing too (faked EIO removing the 1st): exit 1, the 1st left" "$RC|$(entries)" "1|qemu-aarch64"
+    t_like "...which the report says of it, and 'rollback incomplete' naming it" "$ERR" \
+        "arm64 \\(qemu-aarch64\\) NOT rolled back: left registered.*riscv64 \\(qemu-riscv64\\) FAILED: .*binfmt: rollback incomplete: could not remove entry qemu-aarch64: .*Input/output error; the registry is not as it was"
+    bf --uninstall all
     # The lock (issue 17): bfs_lock reported success on any flock error but
     # EWOULDBLOCK, so a run went on unserialized. ENOLCK: exit 3, nothing done;
     # a filesystem without locks (EOPNOTSUPP): nothing to serialize with, it goes on.
@@ -356,6 +363,48 @@ kernel_errors() {
 }
 export -f kernel_errors
 in_private_binfmt kernel_errors
+
+# --- the lock: a run waits while another holds it, and gives up after 60 s -------------
+# The holder is flock(1) on the instance's directory, as binfmt takes it. binfmt
+# sleeps only while the lock is taken; the shim's ERRNO_SHIM_SLEEP_MARK says when
+# it began to, so the holder lets go only once binfmt is really waiting.
+wait_for() { # FILE: until it exists (60 s at most)
+    local i
+    for ((i = 0; i < 1200; i++)); do [[ -e $1 ]] && return 0; sleep 0.05; done
+    return 1
+}
+lock_wait() {
+    local m=$WORK/lock-mark h=$WORK/lock-held log=$WORK/lock.log holder
+    rm -f "$m" "$h" "$log"
+    flock "$BM" -c "touch '$h'; for i in \$(seq 1 1200); do [ -e '$m' ] && exit 0; sleep 0.05; done" &
+    holder=$!
+    wait_for "$h" || diag "the lock holder did not start"
+    ERRNO_SHIM_SLEEP_MARK=$m LD_PRELOAD=$SHIM run "$BINFMT" --mount "$BM" --install arm64
+    wait "$holder"
+    t_is "the lock held by another run: binfmt waited for it (slept), then registered (exit 0)" \
+        "$([[ -e $m ]] && echo waited)|$RC|$(entries)" "waited|0|qemu-aarch64"
+    bf --uninstall all
+
+    # The 60 s timeout, on the shim's clock (ERRNO_SHIM_SLEEP=fast): binfmt counts
+    # the time it asks to sleep, which then passes at once; the holder is real.
+    rm -f "$m" "$h"
+    flock "$BM" -c "touch '$h'; for i in \$(seq 1 1200); do [ -e '$m' ] && exit 0; sleep 0.05; done" &
+    holder=$!
+    wait_for "$h" || diag "the lock holder did not start"
+    ERRNO_SHIM_SLEEP=fast ERRNO_SHIM_LOG=$log LD_PRELOAD=$SHIM run "$BINFMT" --mount "$BM" --install arm64
+    t_is "the lock held for longer than 60 s: exit 3 after 60000 ms of waiting, nothing registered" \
+        "$RC|$(sed -n 's/^slept //p' "$log")|$(entries)" "3|60000|"
+    t_is "...one line saying so and what to do" "$ERR" \
+        "binfmt: another binfmt has been changing $BM for 60 s: try again when it is done"
+    # The holder still holds it (it waits for the mark, which nothing made yet).
+    ERRNO_SHIM_SLEEP=fast ERRNO_SHIM_SLEEP_MARK=$m LD_PRELOAD=$SHIM run "$BINFMT" --mount "$BM" --dry-run --install arm64
+    t_is "...while --dry-run, which changes nothing, does not wait for it (exit 0, never slept)" \
+        "$RC|$([[ -e $m ]] && echo slept)|$(kill -0 "$holder" 2>/dev/null && echo held)" "0||held"
+    touch "$m"
+    wait "$holder"
+}
+export -f wait_for lock_wait
+in_private_binfmt lock_wait
 
 # --- 71: the shim logs what binfmt writes: one write per entry, as the kernel needs ----
 one_write() {
