@@ -263,9 +263,9 @@ FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CPPFLAGS = -D_GNU_SOURCE -DBINFMT_VERSION='"$(VERSION)"' -Ibinfmt/lib -Ibinfmt/cli -Iemu-runner -Itests/fuzz
 FUZZ_EMU_SRC := emu-runner/user.c emu-runner/env.c emu-runner/resolve.c emu-runner/options.c emu-runner/image.c
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/binfmt/cli/options.o \
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/binfmt/cli/options.o $(FUZZ_BUILD)/obj/binfmt/cli/message.o \
                 $(FUZZ_BUILD)/obj/tests/fuzz/kmodel.o $(FUZZ_EMU_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
-FUZZ_HDRS     = $(wildcard binfmt/lib/*.h) binfmt/cli/options.h emu-runner/emu.h tests/fuzz/fuzz.h tests/fuzz/kmodel.h
+FUZZ_HDRS     = $(wildcard binfmt/lib/*.h) binfmt/cli/options.h binfmt/cli/message.h emu-runner/emu.h tests/fuzz/fuzz.h tests/fuzz/kmodel.h
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay-%)
 ERRNO_SHIM   := $(BUILD)/tests/errno_shim.so
 VALGRIND_BINFMT := $(BUILD)/valgrind/binfmt
@@ -281,7 +281,7 @@ LINT_INC      = -Ibinfmt/lib -Ibinfmt/cli -Iemu-runner -Itests/fuzz
 
 .PHONY: fuzz fuzz-build sanitize-check valgrind-check lint
 
-$(BINFMT_OBJ): binfmt/cli/options.h
+$(BINFMT_OBJ): binfmt/cli/options.h binfmt/cli/message.h
 
 # The libFuzzer build: everything instrumented for coverage, objects in $(FUZZ_BUILD)/obj.
 $(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_HDRS)
@@ -312,7 +312,7 @@ fuzz: fuzz-build
 
 # The same targets as plain programs over files (tests/fuzz/replay.c), built like
 # everything else, so make check and SANITIZE builds replay every corpus.
-FUZZ_REPLAY_OBJ = $(BUILD)/obj/binfmt/cli/options.o $(FUZZ_EMU_SRC:%.c=$(BUILD)/obj/%.o)
+FUZZ_REPLAY_OBJ = $(BUILD)/obj/binfmt/cli/options.o $(BUILD)/obj/binfmt/cli/message.o $(FUZZ_EMU_SRC:%.c=$(BUILD)/obj/%.o)
 $(BUILD)/tests/fuzz-replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/kmodel.c $(FUZZ_HDRS) $(LIB) \
 		$(FUZZ_REPLAY_OBJ)
 	@mkdir -p $(dir $@)

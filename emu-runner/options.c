@@ -14,6 +14,7 @@
 #include <sys/utsname.h>
 
 #include "emu.h"
+#include "entry.h"
 #include "platform.h"
 #include "util.h"
 
@@ -35,15 +36,30 @@ enum {
 
 static const char *prog = "emu-run";
 
+/* emu-run's one "emu-run: message" printer, for errors, --verbose notes and
+ * usage errors alike: one line, escaped as binfmt's are (entry_escape), since
+ * messages carry names from images and roots (layer paths, users, commands)
+ * whose control bytes must not reach the terminal. */
+__attribute__((format(printf, 1, 0))) static void vmsg(const char *fmt, va_list ap)
+{
+	_cleanup_free_ char *raw = NULL, *esc = NULL;
+
+	if (vasprintf(&raw, fmt, ap) < 0) {
+		raw = NULL;
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return;
+	}
+	esc = entry_escape(raw);
+	fprintf(stderr, "%s: %s\n", prog, esc ? esc : "out of memory");
+}
+
 void emu_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void emu_note(const struct emu_config *c, const char *fmt, ...)
@@ -52,11 +68,9 @@ void emu_note(const struct emu_config *c, const char *fmt, ...)
 
 	if (!c->verbose)
 		return;
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void usage(void)
@@ -129,11 +143,10 @@ static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
 	return EMU_EXIT_ERROR;
 }
 

@@ -20,6 +20,7 @@
 #include "binfmtfs.h"
 #include "detect.h"
 #include "interp.h"
+#include "message.h"
 #include "options.h"
 #include "plan.h"
 #include "status.h"
@@ -28,43 +29,6 @@
 
 /* How long a run waits for another one changing the same instance. */
 #define LOCK_TIMEOUT_MS 60000
-
-/* One line to stderr, escaped (entry_escape): names, paths and reasons carry
- * other tools' entry names, whose control bytes must not reach the terminal. */
-__attribute__((format(printf, 2, 0))) static void vsay(const char *prefix, const char *fmt, va_list ap)
-{
-	_cleanup_free_ char *raw = NULL, *esc = NULL;
-
-	if (vasprintf(&raw, fmt, ap) < 0) {
-		raw = NULL;
-		fputs("out of memory\n", stderr);
-		return;
-	}
-	esc = entry_escape(raw);
-	fprintf(stderr, "%s%s\n", prefix, esc ? esc : "out of memory");
-}
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay("", fmt, ap);
-	va_end(ap);
-}
-
-static void warnx_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warnx_line(const char *fmt, ...)
-{
-	char prefix[64];
-	va_list ap;
-
-	snprintf(prefix, sizeof(prefix), "%s: ", cli_prog);
-	va_start(ap, fmt);
-	vsay(prefix, fmt, ap);
-	va_end(ap);
-}
 
 static int check_qemu_dirs(const struct interp_search *s, const char *given)
 {
@@ -138,7 +102,7 @@ static void warn_credential_entries(const struct binfmt_entry *entries, size_t n
 
 	for (size_t i = 0; i < n; i++)
 		if (entries[i].enabled && plan_credential_warning(&entries[i], line, sizeof(line)))
-			warnx_line("warning: %s", line);
+			cli_warnx("warning: %s", line);
 }
 
 /* Registry entries plus probe results: what "supported" and --inspect need. */
@@ -154,11 +118,11 @@ static int print_status(struct binfmtfs *fs, const struct target *host, const ch
 	json_t *j;
 
 	if (bfs_list(fs, &entries, &n, &err) < 0) {
-		warnx_line("%s", err.msg);
+		cli_warnx("%s", err.msg);
 		return EXIT_ENV;
 	}
 	if (bfs_status_enabled(fs, &enabled) == 0 && !enabled)
-		warnx_line("binfmt_misc is disabled (%s/status): the kernel uses none of its entries; "
+		cli_warnx("binfmt_misc is disabled (%s/status): the kernel uses none of its entries; "
 			   "'echo 1 > %s/status' enables them", fs->path, fs->path);
 	warn_credential_entries(entries, n);
 	if (probes_count() <= ARRAY_SIZE(rs) && probe_all(rs, known, &err) == 0) {
@@ -166,14 +130,14 @@ static int print_status(struct binfmtfs *fs, const struct target *host, const ch
 			    : status_json_detected(rs, probes_count(), entries, n, prefix);
 	} else {
 		/* No way to run probes: fall back to what the registry says. */
-		warnx_line("cannot run platform probes (%s): \"supported\" is read from the registrations",
+		cli_warnx("cannot run platform probes (%s): \"supported\" is read from the registrations",
 			   err.msg[0] ? err.msg : "too many probes");
 		j = status_json(host, entries, n, prefix);
 	}
 	text = j ? status_dump(j) : NULL;
 	json_decref(j);
 	if (!text) {
-		warnx_line("out of memory");
+		cli_warnx("out of memory");
 		return EXIT_ENV;
 	}
 	fputs(text, stdout);
@@ -190,43 +154,43 @@ static void print_item(const struct plan_item *it, bool dry_run, bool failed_run
 	case PLAN_REPLACE:
 	case PLAN_REMOVE:
 		if (it->result < 0)
-			say("%s: %s FAILED: %s", verb, it->label, it->reason);
+			cli_say("%s: %s FAILED: %s", verb, it->label, it->reason);
 		else if (failed_run && it->applied)
-			say("%s: %s NOT rolled back: left %s (see 'rollback incomplete' below)", verb, it->label,
+			cli_say("%s: %s NOT rolled back: left %s (see 'rollback incomplete' below)", verb, it->label,
 			    it->state == PLAN_REMOVE ? "removed" : it->state == PLAN_REPLACE ? "replaced" : "registered");
 		else if (failed_run)
-			say("%s: %s not done (rolled back)", verb, it->label);
+			cli_say("%s: %s not done (rolled back)", verb, it->label);
 		else if (dry_run)
-			say("%s: %s %s%s", verb, it->label, would,
+			cli_say("%s: %s %s%s", verb, it->label, would,
 				it->state == PLAN_REMOVE ? "removed" : it->state == PLAN_REPLACE ? "replaced" : "registered");
 		else if (it->state == PLAN_REPLACE)
-			say("%s: %s OK (replaced: %s)", verb, it->label, it->reason);
+			cli_say("%s: %s OK (replaced: %s)", verb, it->label, it->reason);
 		else
-			say("%s: %s OK", verb, it->label);
+			cli_say("%s: %s OK", verb, it->label);
 		break;
 	case PLAN_KEEP:
-		say("%s: %s OK (already registered)", verb, it->label);
+		cli_say("%s: %s OK (already registered)", verb, it->label);
 		break;
 	case PLAN_ENABLE:
 		if (it->result < 0)
-			say("%s: %s FAILED: %s", verb, it->label, it->reason);
+			cli_say("%s: %s FAILED: %s", verb, it->label, it->reason);
 		else if (failed_run && it->applied)
-			say("%s: %s NOT rolled back: left enabled (see 'rollback incomplete' below)", verb, it->label);
+			cli_say("%s: %s NOT rolled back: left enabled (see 'rollback incomplete' below)", verb, it->label);
 		else if (failed_run)
-			say("%s: %s not done (rolled back)", verb, it->label);
+			cli_say("%s: %s not done (rolled back)", verb, it->label);
 		else
-			say("%s: %s %s", verb, it->label,
+			cli_say("%s: %s %s", verb, it->label,
 				dry_run ? "would be re-enabled" : "OK (re-enabled: it was disabled)");
 		break;
 	case PLAN_ABSENT:
-		say("%s: %s OK (not installed)", verb, it->label);
+		cli_say("%s: %s OK (not installed)", verb, it->label);
 		break;
 	case PLAN_NATIVE:
 	case PLAN_HANDLED:
-		say("%s: %s skipped: %s", verb, it->label, it->reason);
+		cli_say("%s: %s skipped: %s", verb, it->label, it->reason);
 		break;
 	case PLAN_CONFLICT:
-		say("%s: %s CONFLICT: %s", verb, it->label, it->reason);
+		cli_say("%s: %s CONFLICT: %s", verb, it->label, it->reason);
 		break;
 	}
 }
@@ -241,7 +205,7 @@ static bool plan_has_conflicts(const struct plan *p)
 
 static int plan_error_exit(int r, const struct bi_error *err)
 {
-	warnx_line("%s", err->msg);
+	cli_warnx("%s", err->msg);
 	return r == -EINVAL ? EXIT_USAGE : EXIT_ENV;
 }
 
@@ -265,10 +229,10 @@ static void print_plan(const struct plan *p, const struct options *o, bool faile
 			continue;
 		print_item(it, o->dry_run, failed_run);
 		if (o->verbose && it->install && it->want.interpreter[0])
-			say("  emulator %s, flags %s", it->want.interpreter, it->want.flags);
+			cli_say("  emulator %s, flags %s", it->want.interpreter, it->want.flags);
 	}
 	if (p->skipped_no_emulator && !o->quiet)
-		say("installing: %zu other targets skipped: no emulator for them found",
+		cli_say("installing: %zu other targets skipped: no emulator for them found",
 			p->skipped_no_emulator);
 }
 
@@ -283,12 +247,12 @@ static int run_export(const struct options *o, const struct plan_request *rq)
 	r = status_export_binfmt_d(o->export_dir, &p, &err);
 	if (r < 0) {
 		plan_free(&p);
-		warnx_line("%s", err.msg);
+		cli_warnx("%s", err.msg);
 		return EXIT_ENV;
 	}
 	for (size_t i = 0; i < p.n && !o->quiet; i++)
 		if (p.items[i].state == PLAN_REGISTER)
-			say("exporting: %s -> %s/%s.conf", p.items[i].label, o->export_dir,
+			cli_say("exporting: %s -> %s/%s.conf", p.items[i].label, o->export_dir,
 				p.items[i].want.name);
 		else
 			print_item(&p.items[i], false, false);
@@ -301,9 +265,9 @@ static int check_writable(struct binfmtfs *fs)
 	if (faccessat(fs->dirfd, "register", W_OK, AT_EACCESS) == 0)
 		return -1;
 	if (errno == EROFS)
-		warnx_line("%s is mounted read-only (an unprivileged container): run it with --privileged", fs->path);
+		cli_warnx("%s is mounted read-only (an unprivileged container): run it with --privileged", fs->path);
 	else
-		warnx_line("cannot write %s/register: %s: run as root, or the container with --privileged", fs->path,
+		cli_warnx("cannot write %s/register: %s: run as root, or the container with --privileged", fs->path,
 			   strerror(errno));
 	return EXIT_ENV;
 }
@@ -369,7 +333,7 @@ static int apply_and_report(const struct options *o, struct plan *p, struct binf
 	bfs_unlock(fs);
 	print_plan(p, o, r < 0);
 	if (p->rollback_error[0])
-		warnx_line("rollback incomplete: %s; the registry is not as it was before this run: "
+		cli_warnx("rollback incomplete: %s; the registry is not as it was before this run: "
 			   "see it with 'binfmt --inspect' and run again", p->rollback_error);
 	if (o->quiet)
 		return rc;
@@ -410,17 +374,17 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 		return plan_error_exit(r, &err);
 	plan_free(&p);
 	if (!o->dry_run && !bfs_have_cap_sys_admin()) {
-		warnx_line("changing binfmt_misc needs CAP_SYS_ADMIN: run as root, or the container with --privileged");
+		cli_warnx("changing binfmt_misc needs CAP_SYS_ADMIN: run as root, or the container with --privileged");
 		return EXIT_ENV;
 	}
 	if (bfs_open(&fs, &bo, &err) < 0) {
-		warnx_line("%s", err.msg);
+		cli_warnx("%s", err.msg);
 		return EXIT_ENV;
 	}
 	if (o->verbose && fs.note[0])
-		warnx_line("%s", fs.note);
+		cli_warnx("%s", fs.note);
 	if (fs.private_userns && fs.lifetime[0] && !o->dry_run && !o->quiet)
-		warnx_line("note: %s", fs.lifetime);
+		cli_warnx("note: %s", fs.lifetime);
 	if (!o->dry_run && (rc = check_writable(&fs)) >= 0)
 		goto out_close;
 	rc = EXIT_ENV;
@@ -428,7 +392,7 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	 * no entry, so nothing installed would run. Switching it back on changes
 	 * every other handler too: that is the administrator's call, not ours. */
 	if (o->install && bfs_status_enabled(&fs, &enabled) == 0 && !enabled) {
-		warnx_line("binfmt_misc is disabled (%s/status): the kernel uses none of its entries, so nothing "
+		cli_warnx("binfmt_misc is disabled (%s/status): the kernel uses none of its entries, so nothing "
 			   "installed would run; nothing was changed. Enable it with 'echo 1 > %s/status' (that "
 			   "enables every handler) and run again", fs.path, fs.path);
 		goto out_close;
@@ -436,7 +400,7 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	/* Concurrent runs (boot units, parallel CI jobs) take turns: each reads,
 	 * plans and applies against what the previous one left. */
 	if (!o->dry_run && bfs_lock(&fs, LOCK_TIMEOUT_MS, &err) < 0) {
-		warnx_line("%s", err.msg);
+		cli_warnx("%s", err.msg);
 		goto out_close;
 	}
 	/* What already runs decides what "all" skips: probed under the lock, or a
@@ -445,7 +409,7 @@ static int run_changes(const struct options *o, struct plan_request *rq, const s
 	    (have_pre = probe_runs(runs, ARRAY_SIZE(runs), host, pre)))
 		rq->runs = runs;
 	if (bfs_list(&fs, &entries, &n, &err) < 0) {
-		warnx_line("%s", err.msg);
+		cli_warnx("%s", err.msg);
 		goto out_close;
 	}
 	r = plan_build(rq, entries, n, &p, &err);
@@ -480,19 +444,19 @@ static int run_status(const struct options *o, const struct target *host, const 
 	int rc;
 
 	if (bfs_open(&fs, &bo, &err) < 0) {
-		warnx_line("%s", err.msg);
+		cli_warnx("%s", err.msg);
 		return EXIT_ENV;
 	}
 	/* "supported" comes from probes and is true either way; "emulators" needs
 	 * the registry, which an unprivileged container cannot mount: say so. */
 	if (fs.dirfd < 0 && !bo.may_mount)
-		warnx_line("note: binfmt_misc is not mounted at %s and mounting it needs CAP_SYS_ADMIN: "
+		cli_warnx("note: binfmt_misc is not mounted at %s and mounting it needs CAP_SYS_ADMIN: "
 			   "\"emulators\" cannot list the registered emulators (run as root, or the container "
 			   "with --privileged)", fs.path);
 	else if (fs.dirfd < 0 && o->verbose)
-		warnx_line("binfmt_misc is not mounted at %s", fs.path);
+		cli_warnx("binfmt_misc is not mounted at %s", fs.path);
 	if (o->verbose && fs.note[0])
-		warnx_line("%s", fs.note);
+		cli_warnx("%s", fs.note);
 	rc = print_status(&fs, host, prefix, o->inspect, NULL);
 	bfs_close_unmount(&fs);
 	return rc;

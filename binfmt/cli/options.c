@@ -15,6 +15,7 @@
 
 #include "binfmtfs.h"
 #include "entry.h"
+#include "message.h"
 #include "options.h"
 #include "util.h"
 
@@ -82,13 +83,14 @@ void options_usage(void)
 
 int options_usage_error(const char *fmt, ...)
 {
+	char prefix[64];
 	va_list ap;
 
-	fprintf(stderr, "%s: ", cli_prog);
+	snprintf(prefix, sizeof(prefix), "%s: ", cli_prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vline(prefix, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", cli_prog);
+	fprintf(stderr, "Try '%s --help' for more information.\n", cli_prog);
 	return EXIT_USAGE;
 }
 

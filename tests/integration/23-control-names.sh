@@ -16,7 +16,7 @@ for q in aarch64 riscv64; do
     [[ -x /usr/bin/qemu-$q-static ]] || skip_all "Debian's qemu-user-static is not installed"
 done
 command -v python3 >/dev/null || skip_all "needs python3 (to check the JSON)"
-plan 16
+plan 20
 
 export QEMU_BINARY_PATH=/usr/bin
 unset QEMU_BINARY_PREFIX
@@ -97,5 +97,19 @@ checks() {
 }
 export -f checks
 in_private_binfmt checks
+
+# Names given on the command line reach the terminal escaped too (issue 17: the
+# usage-error printers were separate copies that wrote them raw).
+run "$BINFMT" --install $'arm\x1b[31m64\x9b'
+t_is "a usage error naming an argument with ESC and CSI: exit 2, no raw control byte" \
+    "$RC|$(raw_controls "$ERR")" "2|"
+t_like "...the argument shown as \\xNN" "$ERR" "^binfmt: --install: unknown architecture 'arm\\\\x1b\\[31m64\\\\x9b'"
+EMU_RUN=$(dirname "$BINFMT")/emu-run
+run "$EMU_RUN" --arch $'arm\x1b[31m64' -- true
+t_is "emu-run's usage error too: exit 125, no raw control byte, shown as \\xNN" \
+    "$RC|$(raw_controls "$ERR")|${ERR%%;*}" "125||emu-run: unknown architecture 'arm\\x1b[31m64'"
+run "$EMU_RUN" --arch arm64 --rootfs "$ODD_DIR/missing" -- true
+t_is "...and its errors naming a path with them: exit 125, no raw control byte" \
+    "$RC|$(raw_controls "$ERR")" "125|"
 
 t_is "host registry unchanged" "$(host_listing)" "$host_before"
