@@ -5,11 +5,14 @@
  *  - each image as an ELF, against facts written here: header bytes read
  *    directly, then libelf's view (one PT_LOAD R+X mapping the file, entry
  *    inside it, no PT_INTERP, ppc64's entry a descriptor pointing at code);
- *  - each image executed: written to a 0755 temp file and run under its
- *    /usr/bin/qemu-<cpu>-static directly (not through binfmt_misc), where
- *    it must exit 0. The amd64 probe also runs natively, where its exit
- *    status must be 64 + the x86-64 level computed here from <cpuid.h>, and
- *    under QEMU CPU models of known level.
+ *  - each image executed: written to a 0755 temp file and run directly (not
+ *    through binfmt_misc) under each of the two QEMUs binfmt registers: the
+ *    staged payload (<this binary's dir>/../qemu/qemu-<cpu>, what
+ *    `binfmt --install` uses by default; make check stages it first) and
+ *    Debian's /usr/bin/qemu-<cpu>-static, where it must exit 0. The amd64
+ *    probe also runs natively, where its exit status must be 64 + the x86-64
+ *    level computed here from <cpuid.h>, and under QEMU CPU models of known
+ *    level, under both QEMUs.
  */
 #include <elf.h>
 #include <errno.h>
@@ -302,12 +305,50 @@ struct run {
 	char err[2048];   /* what the emulator said on stderr */
 };
 
+/* The QEMUs probes run under: the staged payload, then Debian's. */
+enum qemu_set { PAYLOAD, DEBIAN, NSETS };
+static const char *const set_name[NSETS] = { "payload", "debian" };
+
+/* The payload leaves out the build host's own emulator (qemu-static/build.sh),
+ * which binfmt never registers there: no payload case for it. */
+#if defined(__x86_64__)
+#define OWN_CPU "x86_64"
+#elif defined(__aarch64__)
+#define OWN_CPU "aarch64"
+#else
+#define OWN_CPU ""
+#endif
+
+static bool in_set(enum qemu_set set, const char *cpu)
+{
+	return set != PAYLOAD || strcmp(cpu, OWN_CPU) != 0;
+}
+
+/* set's emulator for cpu: $BUILD/qemu/qemu-CPU next to this test's
+ * $BUILD/tests, or /usr/bin/qemu-CPU-static. */
+static void qemu_path(char *out, size_t cap, enum qemu_set set, const char *cpu)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (set == DEBIAN) {
+		snprintf(out, cap, "/usr/bin/qemu-%s-static", cpu);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	if ((size_t)snprintf(out, cap, "%s/../qemu/qemu-%s", self, cpu) >= cap)
+		fail_msg("the payload's path is too long: %s", self);
+}
+
 /*
- * Run the probe for platform under /usr/bin/qemu-<cpu>-static (skipping the
- * test when that is missing), or natively when native is set; model, if
- * given, goes to QEMU's -cpu. Fails on a signal.
+ * Run the probe for platform under set's QEMU (skipping the test when that is
+ * missing: tests/must-run makes that a failure on CI), or natively when native
+ * is set; model, if given, goes to QEMU's -cpu. Fails on a signal.
  */
-static void run_probe(struct run *r, const char *platform, bool native, const char *model)
+static void run_probe(struct run *r, const char *platform, enum qemu_set set, bool native, const char *model)
 {
 	const struct probe *p = probe_for_platform(platform);
 	uint8_t img[PROBE_MAX_SIZE];
@@ -317,7 +358,7 @@ static void run_probe(struct run *r, const char *platform, bool native, const ch
 	int len, ws;
 
 	assert_non_null(p);
-	snprintf(qemu, sizeof(qemu), "/usr/bin/qemu-%s-static", p->cpu);
+	qemu_path(qemu, sizeof(qemu), set, p->cpu);
 	if (!native && access(qemu, X_OK) < 0) {
 		print_message("# %s missing: skipping %s\n", qemu, platform);
 		skip();
@@ -342,19 +383,26 @@ static void run_probe(struct run *r, const char *platform, bool native, const ch
 	r->code = WEXITSTATUS(ws);
 }
 
+/* A test's state: a fact and the QEMU set to run it under. */
+struct run_case {
+	const struct fact *f;
+	enum qemu_set set;
+};
+
 static void test_run(void **state)
 {
-	const struct fact *f = *state;
+	const struct run_case *rc = *state;
+	const struct fact *f = rc->f;
 	struct run r;
 
-	run_probe(&r, f->platform, false, NULL);
-	print_message("# %s under qemu-%s-static: exit %d\n", f->platform, f->cpu, r.code);
+	run_probe(&r, f->platform, rc->set, false, NULL);
+	print_message("# %s under %s qemu-%s: exit %d\n", f->platform, set_name[rc->set], f->cpu, r.code);
 	/* amd64 reports its level: QEMU's linux-user default x86-64 CPU is "max",
 	 * so exactly what the same QEMU says with -cpu max (it accepted any of
 	 * 65..68 before; seen: 67 with Debian's 7.2). */
 	if (f->expect_exit < 0) {
 		struct run m;
-		run_probe(&m, f->platform, false, "max");
+		run_probe(&m, f->platform, rc->set, false, "max");
 		if (r.code != m.code || m.code < 65 || m.code > 68)
 			fail_msg("%s: exit %d by default, %d with -cpu max; stderr: %s", f->platform, r.code, m.code, r.err);
 		return;
@@ -436,7 +484,7 @@ static void test_amd64_native(void **state)
 		fail_msg("cpu-view (next to this test; make unit builds it) did not answer");
 	if (!RUNNING_ON_VALGRIND && child != cpuid)
 		fail_msg("this test's CPUID says %d, cpu-view's (libgcc's) %d", cpuid, child);
-	run_probe(&r, "linux/amd64", true, NULL);
+	run_probe(&r, "linux/amd64", PAYLOAD, true, NULL);
 	print_message("# amd64 probe natively: exit %d (x86-64-v%d); CPUID here says %d, cpu-view %d\n",
 		      r.code, r.code - 64, cpuid, child);
 	if (r.code != want)
@@ -455,15 +503,16 @@ static void test_amd64_qemu_models(void **state)
 		{ "Haswell", 67 }, /* v3 (TCG has AVX2/FMA/F16C since QEMU 7.2) */
 	};
 
-	(void)state;
+	const enum qemu_set *set = *state;
+
 	for (size_t i = 0; i < ARRAY_SIZE(models); i++) {
 		struct run r;
 
-		run_probe(&r, "linux/amd64", false, models[i].model);
-		print_message("# amd64 probe under qemu-x86_64-static -cpu %s: exit %d\n",
+		run_probe(&r, "linux/amd64", *set, false, models[i].model);
+		print_message("# amd64 probe under %s qemu-x86_64 -cpu %s: exit %d\n", set_name[*set],
 			      models[i].model, r.code);
 		if (r.code != models[i].level)
-			fail_msg("qemu-x86_64-static -cpu %s: exit %d, want %d; stderr: %s",
+			fail_msg("%s qemu-x86_64 -cpu %s: exit %d, want %d; stderr: %s", set_name[*set],
 				 models[i].model, r.code, models[i].level, r.err);
 	}
 }
@@ -472,34 +521,47 @@ static void test_amd64_qemu_max(void **state)
 {
 	struct run r;
 
-	(void)state;
-	run_probe(&r, "linux/amd64", false, "max");
-	print_message("# amd64 probe under qemu-x86_64-static -cpu max: exit %d (x86-64-v%d)\n",
+	const enum qemu_set *set = *state;
+
+	run_probe(&r, "linux/amd64", *set, false, "max");
+	print_message("# amd64 probe under %s qemu-x86_64 -cpu max: exit %d (x86-64-v%d)\n", set_name[*set],
 		      r.code, r.code - 64);
 	if (r.code < 65 || r.code > 68)
-		fail_msg("qemu-x86_64-static -cpu max: exit %d; stderr: %s", r.code, r.err);
+		fail_msg("%s qemu-x86_64 -cpu max: exit %d; stderr: %s", set_name[*set], r.code, r.err);
 }
 
 int main(void)
 {
-	enum { FIXED = 6 };
-	static char names[2 * ARRAY_SIZE(facts)][48];
-	struct CMUnitTest tests[FIXED + 2 * ARRAY_SIZE(facts)] = {
+	static const enum qemu_set sets[NSETS] = { PAYLOAD, DEBIAN };
+	enum { FIXED = 4 + 2 * NSETS, PER_FACT = 1 + NSETS };
+	static char names[PER_FACT * ARRAY_SIZE(facts) + 2 * NSETS][64];
+	static struct run_case cases[NSETS * ARRAY_SIZE(facts)];
+	struct CMUnitTest tests[FIXED + PER_FACT * ARRAY_SIZE(facts)] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_for_platform),
 		cmocka_unit_test(test_too_small),
 		cmocka_unit_test(test_amd64_native),
-		cmocka_unit_test(test_amd64_qemu_models),
-		cmocka_unit_test(test_amd64_qemu_max),
 	};
+	size_t t = 4, nm = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(facts); i++) {
-		char *image = names[2 * i], *run = names[2 * i + 1];
-
-		snprintf(image, sizeof(names[0]), "image %s", facts[i].platform);
-		snprintf(run, sizeof(names[0]), "run %s", facts[i].platform);
-		tests[FIXED + 2 * i] = (struct CMUnitTest){ image, test_image, NULL, NULL, &facts[i] };
-		tests[FIXED + 2 * i + 1] = (struct CMUnitTest){ run, test_run, NULL, NULL, &facts[i] };
+	for (size_t k = 0; k < NSETS; k++) {
+		if (!in_set(sets[k], "x86_64"))
+			continue;
+		snprintf(names[nm], sizeof(names[0]), "amd64 qemu models (%s)", set_name[k]);
+		tests[t++] = (struct CMUnitTest){ names[nm++], test_amd64_qemu_models, NULL, NULL, (void *)&sets[k] };
+		snprintf(names[nm], sizeof(names[0]), "amd64 qemu max (%s)", set_name[k]);
+		tests[t++] = (struct CMUnitTest){ names[nm++], test_amd64_qemu_max, NULL, NULL, (void *)&sets[k] };
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(facts); i++) {
+		snprintf(names[nm], sizeof(names[0]), "image %s", facts[i].platform);
+		tests[t++] = (struct CMUnitTest){ names[nm++], test_image, NULL, NULL, &facts[i] };
+		for (size_t k = 0; k < NSETS; k++) {
+			if (!in_set(sets[k], facts[i].cpu))
+				continue;
+			cases[NSETS * i + k] = (struct run_case){ &facts[i], sets[k] };
+			snprintf(names[nm], sizeof(names[0]), "run %s (%s)", facts[i].platform, set_name[k]);
+			tests[t++] = (struct CMUnitTest){ names[nm++], test_run, NULL, NULL, &cases[NSETS * i + k] };
+		}
+	}
+	return _cmocka_run_group_tests("test_probe", tests, t, NULL, NULL);
 }
