@@ -90,6 +90,10 @@ t_like "unit: ExecStop removes entries by our interpreter path only" "$stop" \
 # === the DaemonSet =====================================================================
 
 DS_ARGS=()
+# Issue 17: a Python error printed nothing, so the DaemonSet got zero points and
+# the script passed. The number of checks is the heredoc's own count of check(
+# lines, read from this file, not from what Python managed to print.
+ds_want=$(grep -c '^check(' "${BASH_SOURCE[0]}")
 if python3 -c 'import yaml' 2>/dev/null; then
     checks=$(python3 - "$DS" <<'EOF'
 import re, sys, yaml
@@ -181,6 +185,7 @@ for r in results:
 print("ARGS " + " ".join(args))
 EOF
 )
+    ds_rc=$?
     while IFS= read -r line; do
         case $line in
         PASS\ *) t_pass "daemonset: ${line#PASS }" ;;
@@ -188,8 +193,10 @@ EOF
         ARGS\ *) read -r -a DS_ARGS <<<"${line#ARGS }" ;;
         esac
     done <<<"$checks"
+    t_is "daemonset: every one of the $ds_want checks ran (python exit 0)" \
+        "$ds_rc|$(grep -c -e '^PASS ' -e '^FAIL ' <<<"$checks")" "0|$ds_want" || diag "$checks"
 else
-    skip "python3-yaml not installed (apt-get install python3-yaml)"
+    skip "python3-yaml not installed (apt-get install python3-yaml)" $((ds_want + 1))
 fi
 
 # binfmt with the init container's arguments, as the image's entrypoint would run.
