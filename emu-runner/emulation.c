@@ -30,6 +30,28 @@
 #define EMU_FLAGS "FP"
 
 /*
+ * --verbose's "registered: ..." line: the register string as the kernel got it.
+ * emu_note escapes backslashes too (so "\x7f" of the magic would print as
+ * "\x5cx7f", neither what was registered nor something to paste into
+ * /proc/sys/fs/binfmt_misc/register; issue 17). A string of printable ASCII
+ * only (always, but for an odd interpreter path) is printed verbatim; anything
+ * else still goes through emu_note's escaping.
+ */
+static void note_registration(const struct emu_config *c, const char *reg, const char *tail)
+{
+	const char *p = reg;
+
+	if (!c->verbose)
+		return;
+	while (*p >= 0x20 && *p < 0x7f)
+		p++;
+	if (*p)
+		emu_note(c, "registered: %s%s", reg, tail);
+	else
+		fprintf(stderr, "emu-run: registered: %s%s\n", reg, tail);
+}
+
+/*
  * Files owned by real root show up as nobody in our namespace, so the library's
  * root-owner rule cannot apply; what matters is that nobody but root or the
  * caller could have swapped the emulator.
@@ -83,7 +105,12 @@ static int find_qemu(const struct emu_config *c, struct emulation *em, struct bi
 	r = interp_find_verified(&s, c->target->cpu, &policy, em->qemu, sizeof(em->qemu), &e);
 	if (r == 0)
 		r = check_owner(em->qemu, &e);
-	if (r == -ENOENT)
+	/* With --qemu DIR the hint names that directory: "or pass --qemu" told
+	 * someone who had just passed it to do so (issue 17). */
+	if (r == -ENOENT && c->qemu)
+		snprintf(em->qemu_problem, sizeof(em->qemu_problem),
+			 "--qemu %s: no qemu-%s or qemu-%s-static there", c->qemu, c->target->cpu, c->target->cpu);
+	else if (r == -ENOENT)
 		snprintf(em->qemu_problem, sizeof(em->qemu_problem),
 			 "no qemu-%s[-static] in %s%s (install qemu-user-static, or pass --qemu)", c->target->cpu,
 			 s.dirs[0], s.ndirs > 1 ? " or the other search directories" : "");
@@ -221,8 +248,7 @@ int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, 
 		return r;
 	}
 	entry_format_register(&e, em->registration, sizeof(em->registration));
-	emu_note(c, "registered: %s (the launcher, which runs QEMU for all but the accelerated tools)",
-		 em->registration);
+	note_registration(c, em->registration, " (the launcher, which runs QEMU for all but the accelerated tools)");
 	return 0;
 }
 
@@ -413,7 +439,7 @@ void emulation_report(const struct emu_config *c, const struct emulation *em)
 								  : "the host's binfmt_misc registration (path 2)");
 	emu_note(c, "QEMU: %s (%s)", em->qemu, version);
 	if (em->path == EMU_PATH_PRIVATE)
-		emu_note(c, "registered: %s", em->registration);
+		note_registration(c, em->registration, "");
 	else
 		emu_note(c, "host entry: %s/%s", BINFMTFS_DEFAULT_MOUNT, em->host_entry);
 }
