@@ -33,7 +33,7 @@ enum {
 
 #define EMU_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define EMU_HOSTNAME "buildkitsandbox"
-/* Set (to anything but empty or 0) to skip the private binfmt_misc instance. */
+/* Set (to anything but empty, 0, false, no or off) to skip the private binfmt_misc instance. */
 #define EMU_ENV_NO_PRIVATE "EMU_RUN_NO_PRIVATE_BINFMT"
 /* --accel and --accel-root defaults. */
 #define EMU_ENV_ACCEL "EMU_RUN_ACCEL"
@@ -111,6 +111,11 @@ struct emulation {
 	bool own_instance;         /* our user namespace has its own instance now: the
 				    * host's registrations no longer apply in it */
 };
+
+/* --cpu MODEL (its name before any ',') among the models qemu lists (-cpu
+ * help)? 0 when it is, or when qemu cannot list them (QEMU then judges);
+ * -EINVAL with err naming the model, the QEMU and the models it accepts. */
+int cpu_model_check(const char *qemu, const char *model, struct bi_error *err);
 
 /* In emu-run: native or not, and the emulator path 1 would use. Returns 0 or
  * -errno with err set for a --qemu that cannot be used. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 
 #include "emu.h"
@@ -111,7 +112,8 @@ static void usage(void)
 	       "     --shell STEP          run /bin/sh -c STEP, a RUN step's shell form\n"
 	       "     --qemu FILE|DIR       the static QEMU to use (default: the staged payload\n"
 	       "                           <bindir>/../qemu, then /usr/bin)\n"
-	       "     --cpu MODEL           QEMU CPU model (sets QEMU_CPU)\n"
+	       "     --cpu MODEL           QEMU CPU model (sets QEMU_CPU); one its QEMU does\n"
+	       "                           not list (-cpu help) is a usage error (125)\n"
 	       "     --accel auto|off      auto (default): with --rootfs or --image, the root's GCC\n"
 	       "                           compiler proper (cc1, cc1plus, lto1) and assembler run as\n"
 	       "                           the host's Debian cross tools where those are the same\n"
@@ -366,7 +368,9 @@ int emu_parse_args(int argc, char **argv, struct emu_config *c)
 	if (!c->accel_root && e && *e)
 		c->accel_root = e;
 	e = getenv(EMU_ENV_NO_PRIVATE);
-	c->no_private_binfmt = e && *e && strcmp(e, "0") != 0;
+	/* Off as binfmt reads QEMU_PRESERVE_ARGV0: empty, 0, false, no, off. */
+	c->no_private_binfmt = e && *e && strcmp(e, "0") != 0 && strcasecmp(e, "false") != 0 &&
+			       strcasecmp(e, "no") != 0 && strcasecmp(e, "off") != 0;
 	return set_command(c, shell, argc, argv);
 }
 

@@ -137,6 +137,11 @@ int emu_run(const struct emu_config *c)
 		emu_err("%s", err.msg);
 		return EMU_EXIT_ERROR;
 	}
+	/* Before any namespace exists: a usage error, not a failure of the step. */
+	if (c->cpu && em.path != EMU_PATH_NATIVE && em.qemu[0] && cpu_model_check(em.qemu, c->cpu, &err) < 0) {
+		emu_err("%s", err.msg);
+		return EMU_EXIT_ERROR;
+	}
 	if (c->rootfs && (rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		emu_err("--rootfs %s: %s", c->rootfs, strerror(errno));
 		return EMU_EXIT_ERROR;

@@ -6,7 +6,7 @@
 # exited (and a bad mode: 125), --qemu DIR holding qemu-CPU-static or qemu-CPU (named
 # by --verbose) and a DIR without it or with an unusable one (125, one line), the long
 # forms --workdir/--env/--user against -w/-e/-u, and EMU_RUN_NO_PRIVATE_BINFMT: only a
-# value other than empty or 0 skips the private instance (emu-run.1, ENVIRONMENT).
+# value other than empty, 0, false, no or off skips the private instance (emu-run.1).
 # Real kernel, real /usr/bin/qemu-aarch64-static, the arm64 busybox root. The host's
 # registry is compared at the end.
 # shellcheck disable=SC2016 # single-quoted steps are expanded by the foreign shell
@@ -20,9 +20,9 @@ emu_require
 [[ -x /usr/bin/qemu-aarch64-static && -x /usr/bin/qemu-arm-static ]] ||
     skip_all "Debian's qemu-user-static is not installed"
 ((EUID == 0)) || skip_all "not root (the --bind ownership checks and the emulator copies need root)"
-plan 27
+plan 33
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/emu-run-81.XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/emu-run-80o.XXXXXX")
 on_exit rm -rf "$WORK"
 host_before=$(host_listing)
 R=$WORK/root
@@ -156,12 +156,32 @@ run visible 1 env EMU_RUN_NO_PRIVATE_BINFMT=0 "$EMU" --verbose --qemu "$Q_STATIC
 t_is "EMU_RUN_NO_PRIVATE_BINFMT=0: still the private instance (path 1)" "$(which_path)" "$P1"
 run visible 1 env EMU_RUN_NO_PRIVATE_BINFMT= "$EMU" --verbose --qemu "$Q_STATIC" "${A[@]}" -- uname -m
 t_is "EMU_RUN_NO_PRIVATE_BINFMT empty: still the private instance (path 1)" "$(which_path)" "$P1"
+run visible 1 env EMU_RUN_NO_PRIVATE_BINFMT=False "$EMU" --verbose --qemu "$Q_STATIC" "${A[@]}" -- uname -m
+t_is "EMU_RUN_NO_PRIVATE_BINFMT=False (off, as binfmt reads QEMU_PRESERVE_ARGV0): the private instance (path 1)" "$(which_path)" "$P1"
+run visible 1 env EMU_RUN_NO_PRIVATE_BINFMT=no "$EMU" --verbose --qemu "$Q_STATIC" "${A[@]}" -- uname -m
+t_is "EMU_RUN_NO_PRIVATE_BINFMT=no: the private instance (path 1)" "$(which_path)" "$P1"
 run visible 1 env EMU_RUN_NO_PRIVATE_BINFMT=1 "$EMU" --verbose --qemu "$Q_STATIC" "${A[@]}" -- uname -m
 t_is "EMU_RUN_NO_PRIVATE_BINFMT=1: the host's F entry (path 2) and its emulator" "$(which_path)" "$P2"
 run visible 1 env EMU_RUN_NO_PRIVATE_BINFMT=yes "$EMU" --verbose --qemu "$Q_STATIC" "${A[@]}" -- uname -m
-t_is "EMU_RUN_NO_PRIVATE_BINFMT=yes (anything but empty or 0): path 2 as well" "$(which_path)" "$P2"
+t_is "EMU_RUN_NO_PRIVATE_BINFMT=yes (anything but empty, 0, false, no, off): path 2 as well" "$(which_path)" "$P2"
 # With nothing registered where emu-run looks, =0 must still run: the instance is real.
 run visible 0 env EMU_RUN_NO_PRIVATE_BINFMT=0 "$EMU" "${A[@]}" -- uname -m
 t_is "EMU_RUN_NO_PRIVATE_BINFMT=0, no visible registration: runs (private instance)" "$OUT|$RC" "aarch64|0"
+
+# --- --cpu MODEL against the QEMU's own list (issue 18's bad input) ----------------------
+# The list is what this QEMU prints for -cpu help, read here, not emu-run's.
+A64_MODELS=$("$QEMU_A64" -cpu help 2>/dev/null | sed -n 's/^  \([^ ]*\).*/\1/p' | paste -sd, - | sed 's/,/, /g')
+emu "${A[@]}" --qemu "$QEMU_A64" --cpu no-such-cpu --shell 'touch /ran-badcpu; echo ran'
+t_is "--cpu no-such-cpu: 125 before anything runs, one line with the models this QEMU lists" \
+    "$RC|$OUT|$ERR|$([[ -e $R/ran-badcpu ]] && echo ran)" \
+    "125||emu-run: --cpu no-such-cpu: $QEMU_A64 has no CPU model 'no-such-cpu'; it accepts: $A64_MODELS|"
+emu "${A[@]}" --qemu "$QEMU_A64" --cpu max,pauth-impdef=on --shell 'echo $QEMU_CPU'
+t_is "--cpu with properties: the model before the comma is checked, the whole reaches QEMU" \
+    "$OUT|$RC" "max,pauth-impdef=on|0"
+emu "${A[@]}" --qemu "$QEMU_A64" --cpu Cortex-A53 -- uname -m
+t_is "--cpu in another case: refused (125), as QEMU itself refuses it" "$OUT|$RC|${ERR%%;*}" \
+    "|125|emu-run: --cpu Cortex-A53: $QEMU_A64 has no CPU model 'Cortex-A53'"
+emu "${A[@]}" --qemu "$QEMU_A64" --cpu cortex-a53 -- uname -m
+t_is "--cpu cortex-a53 (listed): runs" "$OUT|$RC" "aarch64|0"
 
 emu_host_unchanged "the host's binfmt_misc registry is unchanged" "$host_before"
