@@ -12,13 +12,28 @@
 #                               gained and lost placeholders has new mtimes, rightly)
 #   emu_host_unchanged DESC BEFORE   t_is on host_listing, with a short diff on failure
 #   emu_words TEXT              TEXT's words on one line, single spaces
-#   emu_wait_pgrep PATTERN      wait (up to 5 s) until a process matches
-#   emu_gone PATTERN [MS]       wait (up to MS) until no process matches
+#   emu_until SECS CMD...       run CMD every 50 ms until it succeeds (status 0) or
+#                               SECS have passed (status 1)
+#   emu_wait_pgrep PATTERN      wait (up to $EMU_DEADLINE s) until a process matches
+#   emu_gone PATTERN [SECS]     wait (up to SECS, default $EMU_DEADLINE) until no
+#                               process matches
+#   emu_kill_left PATTERN       SIGKILL what still matches (after a failed check)
+#   emu_in_wait PID             emu-run's process PID is in its wait for the sandbox
+#   emu_t ARGS...               emu, under a hang guard (timeout $EMU_GUARD s)
+#
+# Waiting (issue 17): a test waits for the thing it needs (a process, a file, a
+# state), never for a fixed time. Deadlines are generous on purpose (CI machines are
+# loaded, and ASan and valgrind builds are 5-20x slower): they only end a wait for
+# something that never happens, so they must be longer than any slow machine needs,
+# and a test that asserts "X is gone" makes X outlive the deadline on its own (a
+# step that sleeps for an hour), so that gone can only mean killed or reaped.
 
 EMU=${EMU_RUN:-$(dirname "$BINFMT")/emu-run}
 EMU_ARCHES="arm64 armhf ppc64el s390x riscv64"
 EMU_APPLETS="sh ls cat echo uname sha256sum sleep id env pwd mkdir touch true false kill ps grep wc tar gzip tr head"
-export EMU
+EMU_DEADLINE=${EMU_DEADLINE:-60}
+EMU_GUARD=${EMU_GUARD:-300}
+export EMU EMU_DEADLINE EMU_GUARD
 
 emu_require() {
     local a
@@ -79,20 +94,42 @@ emu_words() {
     printf '%s' "${w[*]}"
 }
 
-emu_wait_pgrep() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        pgrep -f -- "$1" >/dev/null && return 0
+emu_until() {
+    local end=$((EPOCHSECONDS + $1))
+    shift
+    until "$@"; do
+        # One last try after the deadline: a wait that overslept still sees the state.
+        ((EPOCHSECONDS < end)) || { "$@"; return; }
         sleep 0.05
     done
-    return 1
 }
 
-emu_gone() {
-    local i n=$((${2:-2000} / 20))
-    for ((i = 0; i < n; i++)); do
-        pgrep -f -- "$1" >/dev/null || return 0
-        sleep 0.02
-    done
-    return 1
+_emu_matches() { pgrep -f -- "$1" >/dev/null; }
+_emu_none() { ! pgrep -f -- "$1" >/dev/null; }
+emu_wait_pgrep() { emu_until "$EMU_DEADLINE" _emu_matches "$1"; }
+emu_gone() { emu_until "${2:-$EMU_DEADLINE}" _emu_none "$1"; }
+
+emu_kill_left() {
+    local p
+    for p in $(pgrep -f -- "$1"); do kill -KILL "$p" 2>/dev/null; done
 }
+
+# Only emu-run's own wait for the sandbox blocks in sigwaitinfo (init.c,
+# init_wait_forward; the sandbox's pid 1 is another process): once PID is there, it
+# has forked its janitor if it forks one (run.c, wait_and_clean). Read from
+# /proc/PID/syscall (rt_sigtimedwait's number), else /proc/PID/wchan.
+emu_in_wait() {
+    local nr w
+    case $(uname -m) in x86_64) nr=128 ;; aarch64 | riscv64 | loongarch64) nr=137 ;; *) nr="" ;; esac
+    if [[ -n $nr && -r /proc/$1/syscall ]]; then
+        read -r w _ <"/proc/$1/syscall" 2>/dev/null
+        [[ $w == "$nr" ]]
+        return
+    fi
+    w=$(cat "/proc/$1/wchan" 2>/dev/null)
+    [[ $w == *sigtimedwait* ]]
+}
+
+# A step that defeats the sandbox (or a hostile root that hangs emu-run) must not hang
+# the suite: the guard only ends what would never end (exit 124, or 137 after -k).
+emu_t() { run timeout -k 10 "$EMU_GUARD" "$EMU" "$@"; }
