@@ -43,32 +43,44 @@ t_is "killed by SIGUSR2: 140" "$RC" "140"
 # --- signals: forwarded, and the step dies with emu-run -----------------------------------
 sigs=""
 for sig in INT TERM HUP QUIT USR1 USR2; do
-    marker="emu-80p-$sig-$$-$RANDOM"
     # A script's background jobs start with SIGINT and SIGQUIT ignored, which
     # exec (and so emu-run) keeps: start this one with default dispositions.
+    # The step says "ready" once its trap is set: only then is the signal sent (emu-run
+    # blocks the forwarded signals before its first child, init.c, so a signal that
+    # comes early waits for the loop that forwards it; the step's trap is what needs
+    # to be in place).
     env --default-signal=INT,QUIT "$EMU" "${A[@]}" --shell \
-        "trap 'echo got-$sig; exit 7' $sig; echo $marker >/dev/null; while :; do sleep 0.05; done" \
-        >"$WORK/out" 2>&1 &
+        "trap 'echo got-$sig; exit 7' $sig; echo ready; while :; do sleep 0.05; done" \
+        >"$WORK/out-$sig" 2>&1 &
     pid=$!
-    emu_wait_pgrep "qemu.*$marker|/bin/sh -c trap.*$marker" && sleep 0.2
+    # A file of its own: one left from an earlier round would say ready too soon.
+    emu_until "$EMU_DEADLINE" grep -qx ready "$WORK/out-$sig" || diag "$sig: the step never said ready"
     kill -"$sig" "$pid"
     wait "$pid"
-    sigs+="$sig:$?:$(cat "$WORK/out") "
+    sigs+="$sig:$?:$(paste -sd, "$WORK/out-$sig") "
 done
 t_is "INT TERM HUP QUIT USR1 USR2 reach the step's handler" "$sigs" \
-    "INT:7:got-INT TERM:7:got-TERM HUP:7:got-HUP QUIT:7:got-QUIT USR1:7:got-USR1 USR2:7:got-USR2 "
+    "INT:7:ready,got-INT TERM:7:ready,got-TERM HUP:7:ready,got-HUP QUIT:7:ready,got-QUIT USR1:7:ready,got-USR1 USR2:7:ready,got-USR2 "
 
 marker="emu-80p-kill-$$-$RANDOM"
-"$EMU" "${A[@]}" --shell "sleep 60; echo $marker" >/dev/null 2>&1 &
+# The step sleeps for an hour, past the wait below: gone means killed with emu-run.
+"$EMU" "${A[@]}" --shell "sleep 3600; echo $marker" >/dev/null 2>&1 &
 pid=$!
-emu_wait_pgrep "qemu.*$marker|/bin/sh -c sleep 60; echo $marker"
+emu_wait_pgrep "qemu.*$marker|/bin/sh -c sleep 3600; echo $marker" || diag "the step never showed up"
 { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null # bash reports the kill otherwise
-if emu_gone "$marker" 2000; then t_pass "SIGKILL to emu-run: the step and its children die too"; else
+if emu_gone "$marker"; then t_pass "SIGKILL to emu-run: the step and its children die too"; else
     t_fail "SIGKILL to emu-run: the step and its children die too"
     diag "left: $(pgrep -fa -- "$marker")"
+    emu_kill_left "$marker"
 fi
 
-emu "${A[@]}" --shell '(sleep 0.1 &); sleep 0.6; cat /proc/[0-9]*/stat | grep -c ") Z "; true'
+# An orphan (the subshell's background sleep, reparented to the sandbox's pid 1) that
+# has exited must be reaped: the step waits until its /proc entry is gone (reaped; a
+# zombie keeps it), up to about 60 s, then counts zombies. An orphan never reaped stays
+# a zombie, so the count is 1 after the wait, whatever the machine's speed.
+emu "${A[@]}" --shell '(sleep 0.1 & echo $! >/dev/shm/orphan); p=$(cat /dev/shm/orphan); i=0
+while [ -e /proc/$p ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+cat /proc/[0-9]*/stat | grep -c ") Z "; true'
 t_is "pid 1 reaps orphans: no zombies" "$OUT|$RC" "0|0"
 
 # --- a terminal passes through ---------------------------------------------------------
