@@ -47,7 +47,9 @@ norm() { sed -E 's/(init_module): (EPERM|ENOSYS)$/\1: refused/'; }
 suid_files() { find "$1" -perm /6000 -printf '%P %m %u\n' 2>&1 | sort; }
 absent() { [[ -e $1 || -L $1 ]] && echo 0 || echo 1; }
 # A step that defeats the sandbox may also stop pid 1 (ptrace): never hang the suite.
-emu_t() { run timeout -k 5 60 "$EMU" "$@"; }
+# emu_t (emu-lib.sh) runs emu-run under timeout $EMU_GUARD (300 s), a guard against a
+# hang only, as are the other "timeout -k 10 $EMU_GUARD" below: long enough for an
+# ASan build on a loaded machine, since a guard that fires is a failure.
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
 
 # What the probe reports in the sandbox itself: the same with or without a user
@@ -99,8 +101,13 @@ OUT=$(unshare --mount --pid --fork --propagation private -- sh -c \
     'mount -t proc proc "$1/proc" && exec 7<"$2" && exec chroot "$1" /probe walk' sh "$C" "$WORK" 2>&1)
 t_like "control: the walk finds a host directory left open in a chroot" "$OUT" "OUTSIDE /proc/[0-9]+/fd/7 -> "
 
+# The walk starts /bin/busybox (a QEMU process to look at) and gives it only a fixed
+# 300 ms to start (escape-probe.c), which a loaded machine may not meet: the probe runs
+# from a foreign shell, itself a QEMU process already running, so the emulator is
+# certainly there to be seen. (The sleep 5 only has to outlive the walk; the probe
+# kills it after.)
 exec 7<"$WORK" 8<"$WORK/secret"
-emu_t --arch arm64 --rootfs "$R" -- /probe walk "$EMU_ID" /bin/busybox sleep 5
+emu_t --arch arm64 --rootfs "$R" --shell "/probe walk $EMU_ID /bin/busybox sleep 5; exit \$?"
 exec 7<&- 8<&-
 t_like "root's step: every /proc/*/{fd/*,root,cwd,exe} stays in the root, with host fds open in emu-run" \
     "$RC|$OUT" "^0\|walked [0-9]+ links, 0 outside, [1-9][0-9]* the emulator$"
@@ -151,20 +158,23 @@ S_GID=$(awk -F: '$1 == "root" && $3 > 0 { print $2; exit }' /etc/subgid 2>/dev/n
 SOCK=emu-run-85-$$
 "$R/probe" serve "$SOCK" >"$WORK/serve.out" 2>&1 &
 serve_pid=$!
-for _ in $(seq 50); do grep -q listening "$WORK/serve.out" && break; sleep 0.1; done
+serving() { grep -q listening "$WORK/serve.out" || ! kill -0 "$serve_pid" 2>/dev/null; }
+emu_until "$EMU_DEADLINE" serving || diag "the probe's server never said listening"
 emu_t --arch arm64 --rootfs "$R" --network host -- /probe connect "$SOCK"
 t_is "root's step, --network host: a host daemon's SO_PEERCRED shows the range's ids, not 0" \
     "$RC|$OUT|$(kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null; tail -1 "$WORK/serve.out")" \
     "0|peer uid $S_UID gid $S_GID|peer uid $S_UID gid $S_GID"
-# From outside while it runs, as ps shows it.
-"$EMU" --arch arm64 --rootfs "$R" -- /bin/sleep 30.85 &
+# From outside while it runs, as ps shows it. The step sleeps for an hour: it is there
+# to be looked at until the wait below (up to EMU_DEADLINE) finds it, then killed.
+"$EMU" --arch arm64 --rootfs "$R" -- /bin/sleep 3600.85 &
 emu_pid=$!
 step_uid=
-for _ in $(seq 100); do
-    p=$(pgrep -f 'qemu-aarch64 .*sleep 30[.]85' | head -1)
-    [[ -n $p ]] && step_uid=$(awk '/^Uid:/ { print $2 ":" $3 ":" $4 ":" $5 }' "/proc/$p/status") && break
-    sleep 0.1
-done
+step_seen() {
+    local p
+    p=$(pgrep -f 'qemu-aarch64[^ ]* .*sleep 3600[.]85' | head -1)
+    [[ -n $p ]] && step_uid=$(awk '/^Uid:/ { print $2 ":" $3 ":" $4 ":" $5 }' "/proc/$p/status") && [[ -n $step_uid ]]
+}
+emu_until "$EMU_DEADLINE" step_seen || diag "the step never showed up"
 kill "$emu_pid" 2>/dev/null
 wait "$emu_pid" 2>/dev/null
 t_is "...from outside, the step's process is uid $S_UID (real, effective, saved, fs)" "$step_uid" \
@@ -181,8 +191,8 @@ t_is "...a root-owned --bind source is idmapped too: its root's, and what the st
 # in its own user namespace, as before, says so with --verbose, and stays confined.
 mkdir "$WORK/ram"
 OUT=$(unshare --mount --propagation private bash -c 'mount -t ramfs ramfs "$1" && cp -a "$2/." "$1/" &&
-    timeout -k 5 60 "$3" --verbose --arch arm64 --rootfs "$1" --shell "cat /proc/self/uid_map; chmod 4755 /bin/busybox; echo chmod=\$?"' \
-    sh "$WORK/ram" "$R" "$EMU" 2>&1)
+    timeout -k 10 "$4" "$3" --verbose --arch arm64 --rootfs "$1" --shell "cat /proc/self/uid_map; chmod 4755 /bin/busybox; echo chmod=\$?"' \
+    sh "$WORK/ram" "$R" "$EMU" "$EMU_GUARD" 2>&1)
 t_like "a root on ramfs (no idmapped mounts): --verbose says the step's ids stay the host's, and why" "$OUT" \
     "emu-run: ids: the step's root is the host's root, in a user namespace of its own: the root $WORK/ram cannot be idmapped: Invalid argument"
 t_like "...and then the step is confined as before (no setuid file)" "$(emu_words "$OUT")" "0 0 4294967295 .*chmod=1"
@@ -190,12 +200,12 @@ t_like "...and then the step is confined as before (no setuid file)" "$(emu_word
 # --- an unprivileged caller's step -----------------------------------------------------
 N=$WORK/nroot
 cp -a "$R" "$N" && chown -R 65534:65534 "$N"
-run nobody timeout -k 5 60 "$EMU" --arch arm64 --rootfs "$N" -- /probe walk "$EMU_ID" /bin/busybox sleep 5
+run nobody timeout -k 10 "$EMU_GUARD" "$EMU" --arch arm64 --rootfs "$N" --shell "/probe walk $EMU_ID /bin/busybox sleep 5; exit \$?"
 t_like "nobody's step: every link stays in the root" "$RC|$OUT" "^0\|walked [0-9]+ links, 0 outside, [1-9][0-9]* the emulator$"
-run nobody timeout -k 5 60 "$EMU" --arch arm64 --rootfs "$N" --shell 'cat /proc/1/fd/3/../secret; echo x >/proc/1/fd/3/../marker; grep CapBnd /proc/self/status'
+run nobody timeout -k 10 "$EMU_GUARD" "$EMU" --arch arm64 --rootfs "$N" --shell 'cat /proc/1/fd/3/../secret; echo x >/proc/1/fd/3/../marker; grep CapBnd /proc/self/status'
 t_is "nobody's step: the issue's reproduction reads and writes nothing of the host" \
     "$(emu_words "$OUT")|$RC|$(absent "$WORK/marker")" "CapBnd: $CAPS_DOCKER|0|1"
-run nobody timeout -k 5 60 "$EMU" --arch arm64 --rootfs "$N" -- /probe escape
+run nobody timeout -k 10 "$EMU_GUARD" "$EMU" --arch arm64 --rootfs "$N" -- /probe escape
 t_is "nobody's step: only setuid files and file capabilities (nobody's), a user namespace and its own binfmt_misc instance work" \
     "$(norm <<<"$OUT" | grep -c .)|$(grep ': ok$' <<<"$OUT")" "34|chmod 4755: ok
 chmod 2755: ok
@@ -226,13 +236,13 @@ echo ':caller-entry:E::callerx::/bin/true:' >/proc/sys/fs/binfmt_misc/register |
 # The caller's arm64 entry, with F: what path 2 (no private instance) uses.
 printf '%s' "$3" >/proc/sys/fs/binfmt_misc/register || exit 93
 before=$(ls /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/caller-entry)
-timeout -k 5 60 "$EMU" --arch amd64 --rootfs "$1" -- /probe escape >"$2/refused.out" 2>"$2/refused.err"
+timeout -k 10 "$EMU_GUARD" "$EMU" --arch amd64 --rootfs "$1" -- /probe escape >"$2/refused.out" 2>"$2/refused.err"
 echo "refused=$?"
-timeout -k 5 60 "$EMU" --unsafe-no-userns --arch amd64 --rootfs "$1" -- /probe escape >"$2/unsafe.out" 2>"$2/unsafe.err"
+timeout -k 10 "$EMU_GUARD" "$EMU" --unsafe-no-userns --arch amd64 --rootfs "$1" -- /probe escape >"$2/unsafe.out" 2>"$2/unsafe.err"
 echo "unsafe=$?"
-timeout -k 5 60 "$EMU" --unsafe-no-userns --arch amd64 --rootfs "$1" -- /probe walk >"$2/walk.out" 2>&1
+timeout -k 10 "$EMU_GUARD" "$EMU" --unsafe-no-userns --arch amd64 --rootfs "$1" -- /probe walk >"$2/walk.out" 2>&1
 echo "walk=$?"
-timeout -k 5 60 "$EMU" --unsafe-no-userns --arch arm64 --rootfs "$1" --shell 'ls /proc/sys/fs/binfmt_misc | wc -l; grep -E "^(CapBnd|Seccomp):" /proc/self/status; exit 5' \
+timeout -k 10 "$EMU_GUARD" "$EMU" --unsafe-no-userns --arch arm64 --rootfs "$1" --shell 'ls /proc/sys/fs/binfmt_misc | wc -l; grep -E "^(CapBnd|Seccomp):" /proc/self/status; exit 5' \
     >"$2/status.out" 2>&1
 echo "status=$?"
 after=$(ls /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/caller-entry)
