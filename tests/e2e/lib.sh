@@ -260,6 +260,39 @@ e2e_host_restore() {
     return 0
 }
 
+# e2e_host_take_away: for tests that need the host's binfmt_misc mounted nowhere (the
+# vanishing-registration trap, the real automount; issue 17: they used to skip on any
+# host that mounts it): snapshot it (e2e_host_snapshot: the host lock, an exact restore
+# at exit), unmount a plain mount at $HOST_BM, and check that no other mount namespace
+# keeps the instance alive. 0 when arranged; else 1 with E2E_WHY saying why (the caller
+# skips). Not in a subshell: the snapshot and its restore belong to the caller.
+E2E_WHY=""
+# shellcheck disable=SC2034 # E2E_WHY is read by the callers
+e2e_host_take_away() {
+    local i
+    if awk -v mp="$HOST_BM" '$5 == mp && / - autofs / { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+        E2E_WHY="an automount point is at $HOST_BM (systemd's proc-sys-fs-binfmt_misc.automount): it cannot be taken away for the test"
+        return 1
+    fi
+    if grep -w binfmt_misc /proc/self/mountinfo | awk -v mp="$HOST_BM" '$5 != mp { f = 1 } END { exit !f }'; then
+        E2E_WHY="binfmt_misc is mounted here elsewhere than $HOST_BM: not ours to take away"
+        return 1
+    fi
+    e2e_host_snapshot || { E2E_WHY="another test has held the host-registry lock for 15 minutes"; return 1; }
+    if e2e_host_mounted; then
+        diag "binfmt_misc is mounted on this host: unmounted for the test, its $(find "$_E2E_SNAP/entries" -type f | wc -l) entries recorded and restored at exit"
+        for ((i = 0; i < 10; i++)); do
+            e2e_host_mounted || break
+            umount "$HOST_BM" || break
+        done
+        e2e_host_mounted && { E2E_WHY="cannot unmount $HOST_BM (restored at exit)"; return 1; }
+    fi
+    [[ $(unshare --mount --propagation private sh -c "mount -t binfmt_misc binfmt_misc $HOST_BM && ls $HOST_BM" |
+        tr '\n' ' ') == "register status " ]] && return 0
+    E2E_WHY="binfmt_misc stays mounted in another mount namespace (a container?)"
+    return 1
+}
+
 # --- dockerd ------------------------------------------------------------------------------
 
 DOCKER_BIN=/usr/bin/docker # Debian's client; another `docker` may come first in PATH

@@ -35,22 +35,7 @@ fresh_listing() {
         "mount -t binfmt_misc binfmt_misc $HOST_BM && ls $HOST_BM"
 }
 
-awk -v mp="$HOST_BM" '$5 == mp && / - autofs / { f = 1 } END { exit !f }' /proc/self/mountinfo &&
-    skip_all "an automount point is at $HOST_BM (systemd's proc-sys-fs-binfmt_misc.automount): it cannot be taken away for the test"
-e2e_host_snapshot || skip_all "another test has held the host-registry lock for 15 minutes"
-if host_mounted; then
-    grep -w binfmt_misc /proc/self/mountinfo | awk -v mp="$HOST_BM" '$5 != mp { f = 1 } END { exit !f }' &&
-        skip_all "binfmt_misc is mounted here elsewhere than $HOST_BM: not ours to take away"
-    diag "binfmt_misc is mounted on this host: unmounted for the test, its $(find "$E2E_TMP/host-binfmt/entries" -type f | wc -l) entries recorded and restored at exit"
-    for ((i = 0; i < 10; i++)); do
-        e2e_host_mounted || break
-        umount "$HOST_BM" || break
-    done
-    host_mounted && bail_out "cannot unmount $HOST_BM (restored at exit)"
-fi
-# A mount in another mount namespace (a container's) keeps the instance alive.
-[[ $(fresh_listing | tr '\n' ' ') == "register status " ]] ||
-    skip_all "binfmt_misc stays mounted in another mount namespace (a container?): no trap to test"
+e2e_host_take_away || skip_all "$E2E_WHY"
 
 plan 14
 

@@ -7,8 +7,9 @@
 # Everything runs in a private mount namespace (unshare --mount, root in the initial
 # user namespace) on a fresh temporary directory, so the host's mount table is not
 # touched. The binfmt_misc the daemon mounts IS the host's instance, though (one per
-# user namespace): the script refuses to run when the host has it mounted, and only
-# runs read-only binfmt commands (status, --install --dry-run) against it.
+# user namespace): a host that has it mounted gets it unmounted for the test and
+# restored exactly at exit (e2e_host_take_away), and only read-only binfmt commands
+# (status, --install --dry-run) run against it.
 #
 #  A. live daemon: detection alone (an unprivileged status, which may not mount)
 #     does not trigger the automount; a root status triggers it on purpose, prints
@@ -18,8 +19,8 @@
 #     automount point, and leaves no child process behind;
 #  C. cleanup: daemons gone, mounts gone, the host's mount table unchanged.
 set -uo pipefail
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
 
 INIT_USERNS=4026531837 # PROC_USER_INIT_INO
 
@@ -33,11 +34,12 @@ if ! grep -qw autofs /proc/filesystems; then
 fi
 grep -qw binfmt_misc /proc/filesystems || modprobe binfmt_misc >/dev/null 2>&1
 grep -qw binfmt_misc /proc/filesystems || skip_all "binfmt_misc is not available in this kernel"
-grep -qw binfmt_misc /proc/self/mountinfo &&
-    skip_all "binfmt_misc is mounted on this host: the automount would expose the host's registry (56-autofs-faked.sh covers binfmt's side)"
 for c in unshare findmnt pgrep setpriv timeout; do
     command -v "$c" >/dev/null || skip_all "$c not found"
 done
+# The automount must not expose the host's registry: a host with binfmt_misc mounted
+# gets it unmounted for the test and put back exactly at exit (tests/e2e/lib.sh).
+e2e_host_take_away || skip_all "$E2E_WHY"
 [[ -x $BINFMT ]] || bail_out "$BINFMT not built (make)"
 
 # --- the daemon -------------------------------------------------------------------

@@ -31,7 +31,12 @@
 _TAP_LIB_LOADED=1
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-BINFMT=${BINFMT:-$ROOT/build/bin/binfmt}
+# As tests/run does: BUILD (relative to ROOT, or absolute) names the build to test,
+# so `BUILD=build-x bash tests/integration/X.sh` runs build-x's programs.
+case ${BUILD:-build} in
+/*) BINFMT=${BINFMT:-$BUILD/bin/binfmt} ;;
+*) BINFMT=${BINFMT:-$ROOT/${BUILD:-build}/bin/binfmt} ;;
+esac
 FIXTURES=${BINFMT_TEST_CACHE:-/var/cache/binfmt-installer-tests}
 export ROOT BINFMT FIXTURES
 
