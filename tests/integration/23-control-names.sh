@@ -104,7 +104,11 @@ run "$BINFMT" --install $'arm\x1b[31m64\x9b'
 t_is "a usage error naming an argument with ESC and CSI: exit 2, no raw control byte" \
     "$RC|$(raw_controls "$ERR")" "2|"
 t_like "...the argument shown as \\xNN" "$ERR" "^binfmt: --install: unknown architecture 'arm\\\\x1b\\[31m64\\\\x9b'"
-EMU_RUN=$(dirname "$BINFMT")/emu-run
+# From BUILD, not beside BINFMT: valgrind-check's BINFMT is a wrapper in $BUILD/valgrind.
+case ${BUILD:-build} in
+/*) EMU_RUN=$BUILD/bin/emu-run ;;
+*) EMU_RUN=$ROOT/${BUILD:-build}/bin/emu-run ;;
+esac
 run "$EMU_RUN" --arch $'arm\x1b[31m64' -- true
 t_is "emu-run's usage error too: exit 125, no raw control byte, shown as \\xNN" \
     "$RC|$(raw_controls "$ERR")|${ERR%%;*}" "125||emu-run: unknown architecture 'arm\\x1b[31m64'"
