@@ -43,14 +43,8 @@ static const char *prog = "emu-run";
  * whose control bytes must not reach the terminal. */
 __attribute__((format(printf, 1, 0))) static void vmsg(const char *fmt, va_list ap)
 {
-	_cleanup_free_ char *raw = NULL, *esc = NULL;
+	_cleanup_free_ char *esc = entry_vformat_escaped(fmt, ap);
 
-	if (vasprintf(&raw, fmt, ap) < 0) {
-		raw = NULL;
-		fprintf(stderr, "%s: out of memory\n", prog);
-		return;
-	}
-	esc = entry_escape(raw);
 	fprintf(stderr, "%s: %s\n", prog, esc ? esc : "out of memory");
 }
 

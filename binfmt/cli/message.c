@@ -9,14 +9,8 @@
 
 void cli_vline(const char *prefix, const char *fmt, va_list ap)
 {
-	_cleanup_free_ char *raw = NULL, *esc = NULL;
+	_cleanup_free_ char *esc = entry_vformat_escaped(fmt, ap);
 
-	if (vasprintf(&raw, fmt, ap) < 0) {
-		raw = NULL;
-		fputs("out of memory\n", stderr);
-		return;
-	}
-	esc = entry_escape(raw);
 	fprintf(stderr, "%s%s\n", prefix, esc ? esc : "out of memory");
 }
 
@@ -29,13 +23,19 @@ void cli_say(const char *fmt, ...)
 	va_end(ap);
 }
 
-void cli_warnx(const char *fmt, ...)
+void cli_vwarnx(const char *fmt, va_list ap)
 {
 	char prefix[64];
-	va_list ap;
 
 	snprintf(prefix, sizeof(prefix), "%s: ", cli_prog);
-	va_start(ap, fmt);
 	cli_vline(prefix, fmt, ap);
+}
+
+void cli_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cli_vwarnx(fmt, ap);
 	va_end(ap);
 }

@@ -15,6 +15,7 @@ void cli_vline(const char *prefix, const char *fmt, va_list ap) __attribute__((f
 /* A report line ("installing: linux/arm64 (qemu-aarch64) OK"). */
 void cli_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "binfmt: <message>". */
+void cli_vwarnx(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 void cli_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

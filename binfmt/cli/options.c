@@ -83,12 +83,10 @@ void options_usage(void)
 
 int options_usage_error(const char *fmt, ...)
 {
-	char prefix[64];
 	va_list ap;
 
-	snprintf(prefix, sizeof(prefix), "%s: ", cli_prog);
 	va_start(ap, fmt);
-	cli_vline(prefix, fmt, ap);
+	cli_vwarnx(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "Try '%s --help' for more information.\n", cli_prog);
 	return EXIT_USAGE;

@@ -238,6 +238,17 @@ char *entry_escape(const char *text)
 	return out;
 }
 
+char *entry_vformat_escaped(const char *fmt, va_list ap)
+{
+	_cleanup_free_ char *raw = NULL;
+
+	if (vasprintf(&raw, fmt, ap) < 0) {
+		raw = NULL;
+		return NULL;
+	}
+	return entry_escape(raw);
+}
+
 static bool entry_valid(const struct binfmt_entry *e)
 {
 	char flags[8];

@@ -8,6 +8,7 @@
 #define BINFMT_ENTRY_H
 
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,10 @@ bool entry_name_kernel_valid(const char *name);
  * control (U+0080..U+009F) become \xNN (lowercase); other UTF-8 is kept.
  * NULL when out of memory. */
 char *entry_escape(const char *text);
+/* The formatted text, escaped as entry_escape does (malloc'd), or NULL when out
+ * of memory: for the programs' messages, which carry names from other tools,
+ * images and roots. Formats only; the library never prints. */
+char *entry_vformat_escaped(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /*
  * Build the register string ":name:type:offset:magic:mask:interpreter:flags"
