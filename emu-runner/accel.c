@@ -553,21 +553,24 @@ static int accel_dir = -1;
 static bool mounted[ACCEL_MAX_TOOLS];
 static struct stat tool_st[ACCEL_MAX_TOOLS];
 
-/* ACCEL_DIR: launcher, qemu, lib, cache, tN. The table comes after the check. */
+/* ACCEL_DIR: launcher, qemu, lib, cache, tN (launcher and qemu only when
+ * nothing is accelerated). The table comes after the check. */
 static int fill(const struct accel *a, const char *qemu, int rootmnt, int dir, char *why, size_t wn)
 {
 	int e, m, n = 0;
 
 	if ((e = write_all(dir, "launcher", accel_launcher_start, (size_t)accel_launcher_size, 0555)) < 0)
 		return snprintf(why, wn, "cannot write the launcher: %s", strerror(-e)), e;
+	if ((m = clone_ro(AT_FDCWD, qemu, 0)) < 0 || (e = attach_new(m, dir, "qemu", false)) < 0)
+		return snprintf(why, wn, "cannot mount %s: %s", qemu, strerror(m < 0 ? -m : -e)), m < 0 ? m : e;
+	if (!a->n)
+		return 0;
 	/* The search lists the launcher keeps for the step (its own to write: it
 	 * only changes what its own compiles search, as editing its headers would). */
 	if ((m = tmpfs_new("1777", "1m", false)) < 0 || (e = attach_new(m, dir, "cache", true)) < 0)
 		return snprintf(why, wn, "cannot mount its cache: %s", strerror(m < 0 ? -m : -e)), m < 0 ? m : e;
 	if ((m = clone_ro(AT_FDCWD, a->libdir, 0)) < 0 || (e = attach_new(m, dir, "lib", true)) < 0)
 		return snprintf(why, wn, "cannot mount %s: %s", a->libdir, strerror(m < 0 ? -m : -e)), m < 0 ? m : e;
-	if ((m = clone_ro(AT_FDCWD, qemu, 0)) < 0 || (e = attach_new(m, dir, "qemu", false)) < 0)
-		return snprintf(why, wn, "cannot mount %s: %s", qemu, strerror(m < 0 ? -m : -e)), m < 0 ? m : e;
 	for (size_t i = 0; i < a->n; i++) {
 		char t[24];
 		_cleanup_close_ int rt = -1;
@@ -585,28 +588,39 @@ static int fill(const struct accel *a, const char *qemu, int rootmnt, int dir, c
 	return n;
 }
 
-int accel_mount(const struct emu_config *c, const struct accel *a, const char *qemu, int rootmnt, int devfd)
+/* What is lost when ACCEL_DIR cannot be made: the tools, the model, or both. */
+static const char *lost(const struct accel *a, const struct emulation *em)
+{
+	if (!a->n)
+		return "no launcher to pass the CPU model";
+	return em->cpu ? "everything stays emulated and no launcher passes the CPU model" : "everything stays emulated";
+}
+
+int accel_mount(const struct emu_config *c, const struct accel *a, const struct emulation *em, int rootmnt,
+		int devfd)
 {
 	_cleanup_close_ int m = -1;
 	char why[PATH_MAX + 128] = "";
 	const char *name = strrchr(ACCEL_DIR, '/') + 1;
 	int n;
 
-	if (!a->n)
+	if (!a->n && !em->cpu)
 		return 0;
 	if ((m = tmpfs_new("0755", "16m", true)) < 0) {
-		emu_note(c, "accel: everything stays emulated: cannot mount a tmpfs: %s", strerror(-m));
+		emu_note(c, "accel: %s: cannot mount a tmpfs: %s", lost(a, em), strerror(-m));
 		return 0;
 	}
 	/* Attached first: mounts cannot be made beneath a detached one everywhere. */
 	if (mkdirat(devfd, name, 0755) < 0 || move_mount(m, "", devfd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
 	    (accel_dir = openat(devfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		emu_note(c, "accel: everything stays emulated: cannot mount " ACCEL_DIR ": %s", strerror(errno));
+		emu_note(c, "accel: %s: cannot mount " ACCEL_DIR ": %s", lost(a, em), strerror(errno));
 		return 0;
 	}
-	if ((n = fill(a, qemu, rootmnt, accel_dir, why, sizeof(why))) < 0) {
-		emu_note(c, "accel: everything stays emulated: " ACCEL_DIR ": %s", why);
+	if ((n = fill(a, em->qemu, rootmnt, accel_dir, why, sizeof(why))) < 0) {
+		emu_note(c, "accel: %s: " ACCEL_DIR ": %s", lost(a, em), why);
 		memset(mounted, 0, sizeof(mounted));
+		close(accel_dir);
+		accel_dir = -1;
 		return 0;
 	}
 	for (size_t i = 0; i < a->n; i++)
@@ -639,8 +653,14 @@ int accel_check(const struct emu_config *c, const struct accel *a, struct emulat
 	if (accel_dir < 0)
 		return 0;
 	snprintf(loader, sizeof(loader), ACCEL_DIR "/lib/%s", a->loader);
-	len = (size_t)snprintf(table, sizeof(table), "qemu\t" ACCEL_DIR "/qemu\nloader\t%s\nlibs\t" ACCEL_DIR "/lib\n",
-			       loader);
+	len = (size_t)snprintf(table, sizeof(table), "qemu\t" ACCEL_DIR "/qemu\n");
+	/* cpu_choose took no model with a control character or of more than
+	 * CPU_MODEL_MAX bytes: one line, and room for it. */
+	if (em->cpu)
+		len += (size_t)snprintf(table + len, sizeof(table) - len, "cpu\t%s\n", em->cpu);
+	if (a->n)
+		len += (size_t)snprintf(table + len, sizeof(table) - len, "loader\t%s\nlibs\t" ACCEL_DIR "/lib\n",
+					loader);
 	for (size_t i = 0; i < a->n; i++) {
 		const struct accel_tool *t = &a->tools[i];
 		const struct stat *st = &tool_st[i];
@@ -667,14 +687,15 @@ int accel_check(const struct emu_config *c, const struct accel *a, struct emulat
 	if (e == 0 && mount_setattr(accel_dir, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
 		e = -errno;
 	if (e < 0) {
-		emu_note(c, "accel: everything stays emulated: " ACCEL_DIR ": %s", strerror(-e));
+		emu_note(c, "accel: %s: " ACCEL_DIR ": %s", lost(a, em), strerror(-e));
 		return 0;
 	}
-	if (n == 0)
+	if (n == 0 && !em->cpu)
 		return 0;
 	if (emulation_set_interpreter(c, em, ACCEL_DIR "/launcher", &err) < 0) {
-		emu_note(c, "accel: everything stays emulated: %s", err.msg);
+		emu_note(c, "accel: %s: %s", lost(a, em), err.msg);
 		return 0;
 	}
+	em->cpu_by_launcher = em->cpu != NULL;
 	return n;
 }

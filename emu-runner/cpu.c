@@ -24,6 +24,7 @@
 #include "util.h"
 
 #define HELP_MAX (256 * 1024)
+#define CPU_MODEL_MAX 200
 
 /* QEMU's `-cpu help` output into buf (NUL-terminated); 0 or -errno. */
 static int cpu_help(const char *qemu, char *buf, size_t cap)
@@ -136,25 +137,151 @@ static bool append(const char *name, void *arg)
 	return false;
 }
 
-int cpu_model_check(const char *qemu, const char *model, struct bi_error *err)
+static char help[HELP_MAX], copy[HELP_MAX];
+
+/* Does qemu list model (its name before any ',')? 1 or 0; -errno when it
+ * cannot list its models or its listing cannot be read (help then holds
+ * another copy of it, for the error message). */
+static int model_listed(const char *qemu, const char *model)
 {
-	static char help[HELP_MAX], copy[HELP_MAX];
 	struct find f = { .model = model, .len = strcspn(model, ",") };
-	char list[700];
-	struct join j = { .out = list, .cap = sizeof(list) };
 	int r = cpu_help(qemu, help, sizeof(help));
 
-	/* A QEMU that cannot list its models is not refused here: QEMU
-	 * itself is then the judge, as before. */
 	if (r < 0)
-		return 0;
+		return r;
 	memcpy(copy, help, sizeof(copy));
-	if (f.len > 0 && each_model(help, is_model, &f) == 0)
-		return 0; /* a listing we cannot read: same */
-	if (f.found)
+	if (f.len == 0)
+		return 0;
+	if (each_model(help, is_model, &f) == 0)
+		return -ENOEXEC;
+	return f.found;
+}
+
+int cpu_model_check(const char *qemu, const char *model, struct bi_error *err)
+{
+	char list[700];
+	struct join j = { .out = list, .cap = sizeof(list) };
+	int r = model_listed(qemu, model);
+
+	/* A QEMU that cannot list its models, or a listing we cannot read, is
+	 * not refused here: QEMU itself is then the judge, as before. */
+	if (r != 0)
 		return 0;
 	list[0] = '\0';
 	each_model(copy, append, &j);
 	return bi_error_set(err, -EINVAL, "--cpu %s: %s has no CPU model '%.*s'; it accepts: %s", model, qemu,
-			    (int)f.len, model, list);
+			    (int)strcspn(model, ","), model, list);
+}
+
+/*
+ * emu-run's default model per target, where QEMU's own (`max`) makes the
+ * images people build today slower: glibc >= 2.38 (Debian trixie, Ubuntu
+ * noble) picks string and memory routines by the CPU's features, and QEMU
+ * runs the ones `max` advertises (FEAT_MOPS, SVE/SME) through slow helpers.
+ * Chosen by measurement on trixie roots: docs/benchmarks.md, section 9 (the
+ * fastest model that ran every workload with the same output as `max`).
+ * `--cpu max` is the compatibility choice; targets not listed keep QEMU's.
+ */
+static const char *const defaults[][2] = {
+	/* Armv8.2 with LSE atomics, as AWS Graviton2 and the Neoverse-N1
+	 * servers: runs images built for Armv8.2 (cortex-a53, Armv8.0, does not). */
+	{ "aarch64", "neoverse-n1" },
+};
+
+const char *cpu_default_model(const struct target *t)
+{
+	for (size_t i = 0; t && i < ARRAY_SIZE(defaults); i++)
+		if (!strcmp(t->cpu, defaults[i][0]))
+			return defaults[i][1];
+	return NULL;
+}
+
+/* One line of the launcher's table, and an argument of QEMU's. */
+static bool model_ok(const char *m)
+{
+	if (!*m || strlen(m) > CPU_MODEL_MAX)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)m; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+int cpu_choose(const struct emu_config *c, struct emulation *em, struct bi_error *err)
+{
+	const char *d;
+	int r;
+
+	em->cpu = NULL;
+	em->cpu_is_default = em->cpu_by_launcher = false;
+	em->cpu_note[0] = '\0';
+	if (em->path == EMU_PATH_NATIVE)
+		return 0;
+	if (c->cpu) {
+		if (!model_ok(c->cpu))
+			return bi_error_set(err, -EINVAL, "--cpu: a model name of 1 to %d bytes without control "
+					    "characters is expected (see: %s -cpu help)", CPU_MODEL_MAX,
+					    em->qemu[0] ? em->qemu : "qemu-ARCH");
+		if (em->qemu[0] && (r = cpu_model_check(em->qemu, c->cpu, err)) < 0)
+			return r;
+		em->cpu = c->cpu;
+		return 0;
+	}
+	if (!(d = cpu_default_model(c->target)))
+		return 0;
+	if (!c->rootfs) {
+		snprintf(em->cpu_note, sizeof(em->cpu_note), "emu-run's default %s is for --rootfs and --image steps "
+			 "(a host command keeps the environment it has)", d);
+		return 0;
+	}
+	if (!em->qemu[0] || model_listed(em->qemu, d) <= 0) {
+		snprintf(em->cpu_note, sizeof(em->cpu_note), "emu-run's default %s is not used: %s", d,
+			 !em->qemu[0] ? "no QEMU of emu-run's own (the host's registration runs its own)"
+				      : "this QEMU does not list it (-cpu help)");
+		return 0;
+	}
+	em->cpu = d;
+	em->cpu_is_default = true;
+	return 0;
+}
+
+const char *cpu_env_value(const struct emu_config *c, const struct emulation *em)
+{
+	(void)c;
+	return em->cpu && !em->cpu_is_default && !em->cpu_by_launcher ? em->cpu : NULL;
+}
+
+/* An -e or --env-file QEMU_CPU: QEMU reads it, and the launcher then passes no -cpu. */
+static bool step_sets_cpu(const struct emu_config *c)
+{
+	for (size_t i = 0; i < c->nenv; i++)
+		if (!strncmp(c->env[i], "QEMU_CPU=", 9))
+			return true;
+	return false;
+}
+
+void cpu_report(const struct emu_config *c, const struct emulation *em)
+{
+	const char *how;
+
+	if (!c->verbose || em->path == EMU_PATH_NATIVE)
+		return;
+	if (step_sets_cpu(c)) {
+		emu_note(c, "cpu: the step's own QEMU_CPU (-e, --env-file) chooses the model");
+		return;
+	}
+	if (!em->cpu) {
+		emu_note(c, "cpu: QEMU's default%s%s", em->cpu_note[0] ? ": " : "", em->cpu_note);
+		return;
+	}
+	how = em->cpu_is_default ? "emu-run's default for this target; --cpu max for QEMU's own" : "--cpu";
+	if (em->cpu_by_launcher)
+		emu_note(c, "cpu: %s (%s), passed by the launcher as -cpu: the step's environment has no QEMU_CPU",
+			 em->cpu, how);
+	else if (em->cpu_is_default)
+		emu_note(c, "cpu: QEMU's default: emu-run's default %s needs the launcher of its private "
+			 "binfmt_misc instance", em->cpu);
+	else
+		emu_note(c, "cpu: %s (%s), as QEMU_CPU in the step's environment: no launcher of emu-run's private "
+			 "binfmt_misc instance here", em->cpu, how);
 }

@@ -110,12 +110,30 @@ struct emulation {
 	char probe_failed[300];    /* why the family's probe did not run natively, "" */
 	bool own_instance;         /* our user namespace has its own instance now: the
 				    * host's registrations no longer apply in it */
+	const char *cpu;           /* the CPU model to pass (--cpu, or emu-run's default for
+				    * the target), NULL: QEMU's own default */
+	bool cpu_is_default;       /* it is emu-run's default, not --cpu */
+	bool cpu_by_launcher;      /* the launcher passes it (-cpu): not in the step's environment */
+	char cpu_note[300];        /* --verbose: why the default is not used, "" */
 };
 
 /* --cpu MODEL (its name before any ',') among the models qemu lists (-cpu
  * help)? 0 when it is, or when qemu cannot list them (QEMU then judges);
  * -EINVAL with err naming the model, the QEMU and the models it accepts. */
 int cpu_model_check(const char *qemu, const char *model, struct bi_error *err);
+/* emu-run's default CPU model for a target (docs/benchmarks.md, section 9),
+ * or NULL: QEMU's own. */
+const char *cpu_default_model(const struct target *t);
+/* In emu-run, after emulation_prepare: the model to pass (em->cpu): --cpu,
+ * checked (-EINVAL with err as cpu_model_check), or the target's default
+ * where this QEMU lists it. */
+int cpu_choose(const struct emu_config *c, struct emulation *em, struct bi_error *err);
+/* The QEMU_CPU value the step's environment gets: --cpu's model when no
+ * launcher passes it (the host's registration, no --rootfs), else NULL. A
+ * default is never put there: without the launcher, QEMU's own default. */
+const char *cpu_env_value(const struct emu_config *c, const struct emulation *em);
+/* --verbose: the model in use and how it is passed. */
+void cpu_report(const struct emu_config *c, const struct emulation *em);
 
 /* In emu-run: native or not, and the emulator path 1 would use. Returns 0 or
  * -errno with err set for a --qemu that cannot be used. */
@@ -187,7 +205,7 @@ int user_resolve(int rootfd, const char *spec, struct emu_user *u, struct bi_err
 
 /* NULL-terminated "K=V" list, each key once; NULL when out of memory. Free
  * with env_free. O(n log n) in the number of variables. */
-char **env_build(const struct emu_config *c, const struct emu_user *u);
+char **env_build(const struct emu_config *c, const struct emu_user *u, const char *qemu_cpu);
 void env_free(char **env);
 /* Read --env-file FILE and append its variables to *list (n entries; *list
  * NULL or made by these functions). Repeated keys are kept: env_build
@@ -366,12 +384,16 @@ struct accel {
 void accel_prepare(const struct emu_config *c, int rootfd, struct accel *a);
 /* In the sandbox, before pivot_root (the host's tree still visible), after
  * the root's own mounts: ACCEL_DIR in the root's /dev (devfd) with the
- * launcher, QEMU (qemu) and the host tools. Returns how many tools are
- * mounted (what could not be done stays emulated, with a --verbose line). */
-int accel_mount(const struct emu_config *c, const struct accel *a, const char *qemu, int rootmnt, int devfd);
+ * launcher, QEMU (em->qemu) and the host tools; the launcher and QEMU alone
+ * when nothing is accelerated but em->cpu is to be passed. Returns how many
+ * tools are mounted (what could not be done stays emulated, with a
+ * --verbose line). */
+int accel_mount(const struct emu_config *c, const struct accel *a, const struct emulation *em, int rootmnt,
+		int devfd);
 /* After pivot_root: run each mounted host tool once in the step's view, write
- * the table of those that pass, make ACCEL_DIR read-only and, when any
- * passed, make the launcher the interpreter of em's private entry. Returns
+ * the table of those that pass (and em->cpu), make ACCEL_DIR read-only and,
+ * when any passed or a model is to be passed, make the launcher the
+ * interpreter of em's private entry (em->cpu_by_launcher then). Returns
  * how many tools are accelerated. */
 int accel_check(const struct emu_config *c, const struct accel *a, struct emulation *em);
 

@@ -248,7 +248,7 @@ int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, 
 		return r;
 	}
 	entry_format_register(&e, em->registration, sizeof(em->registration));
-	note_registration(c, em->registration, " (the launcher, which runs QEMU for all but the accelerated tools)");
+	note_registration(c, em->registration, " (the launcher, which runs QEMU for all but the accelerated tools, with the CPU model)");
 	return 0;
 }
 

@@ -4,7 +4,8 @@
  * step's (nothing inherited from the caller): PATH (the default when none is
  * given), HOME from the root's passwd, the TARGET* and BUILD* platform
  * variables. Without --rootfs the command is a host program and inherits
- * emu-run's environment. Then QEMU_CPU (--cpu), then -e/--env-file in command
+ * emu-run's environment. Then QEMU_CPU where the launcher cannot pass --cpu's
+ * model on QEMU's command line (cpu.c), then -e/--env-file in command
  * line order, a later value replacing an earlier one in place (at the
  * position of the key's first occurrence). Everything is appended first and
  * resolved once, by a sort: O(n log n) for an --env-file of any size.
@@ -241,7 +242,7 @@ static int base_env(const struct emu_config *c, const struct emu_user *u, char *
 	return r;
 }
 
-char **env_build(const struct emu_config *c, const struct emu_user *u)
+char **env_build(const struct emu_config *c, const struct emu_user *u, const char *qemu_cpu)
 {
 	char **env = calloc(slots_for(0), sizeof(*env));
 	size_t n = 0;
@@ -250,8 +251,8 @@ char **env_build(const struct emu_config *c, const struct emu_user *u)
 	if (!env)
 		return NULL;
 	r = base_env(c, u, &env, &n);
-	if (r == 0 && c->cpu)
-		r = put_kv(&env, &n, "QEMU_CPU", c->cpu);
+	if (r == 0 && qemu_cpu)
+		r = put_kv(&env, &n, "QEMU_CPU", qemu_cpu);
 	for (size_t i = 0; i < c->nenv && r == 0; i++)
 		r = list_put(&env, &n, strdup(c->env[i]));
 	if (r == 0)

@@ -36,7 +36,8 @@ static int run_plain(const struct emu_config *c, struct emulation *em, const cha
 		return EMU_EXIT_ERROR;
 	}
 	emulation_report(c, em);
-	s.envp = env_build(c, &u);
+	cpu_report(c, em);
+	s.envp = env_build(c, &u, cpu_env_value(c, em));
 	if (!s.envp) {
 		emu_err("out of memory");
 		return EMU_EXIT_ERROR;
@@ -138,7 +139,7 @@ int emu_run(const struct emu_config *c)
 		return EMU_EXIT_ERROR;
 	}
 	/* Before any namespace exists: a usage error, not a failure of the step. */
-	if (c->cpu && em.path != EMU_PATH_NATIVE && em.qemu[0] && cpu_model_check(em.qemu, c->cpu, &err) < 0) {
+	if (cpu_choose(c, &em, &err) < 0) {
 		emu_err("%s", err.msg);
 		return EMU_EXIT_ERROR;
 	}

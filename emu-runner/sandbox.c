@@ -139,26 +139,33 @@ static int as_own_ids(const struct fs_ids *fs, int report_fd)
 	return 0;
 }
 
-/* The launcher becomes the interpreter of our private entry: with the
- * host's registration (path 2) there is nothing of ours to change. */
+/* The launcher becomes the interpreter of our private entry, for the
+ * accelerated tools or the CPU model (cpu.c): with the host's registration
+ * (path 2) there is nothing of ours to change. */
+static bool wants_launcher(const struct sandbox_args *a)
+{
+	return a->accel && (a->accel->n || a->em->cpu);
+}
+
 static int mount_accel(const struct sandbox_args *a, struct rootfs *r)
 {
 	int n;
 
-	if (!a->accel || !a->accel->n)
+	if (!wants_launcher(a))
 		return 0;
 	if (a->em->path != EMU_PATH_PRIVATE) {
-		emu_note(a->c, "accel: everything stays emulated: the step does not use emu-run's private "
-			 "binfmt_misc instance");
+		if (a->accel->n)
+			emu_note(a->c, "accel: everything stays emulated: the step does not use emu-run's private "
+				 "binfmt_misc instance");
 		return 0;
 	}
-	n = accel_mount(a->c, a->accel, a->em->qemu, r->mntfd, r->devfd);
+	n = accel_mount(a->c, a->accel, a->em, r->mntfd, r->devfd);
 	return n < 0 ? n : 0;
 }
 
 static int check_accel(const struct sandbox_args *a)
 {
-	if (a->accel && a->accel->n && a->em->path == EMU_PATH_PRIVATE)
+	if (wants_launcher(a) && a->em->path == EMU_PATH_PRIVATE)
 		accel_check(a->c, a->accel, a->em);
 	return 0;
 }
@@ -332,7 +339,8 @@ int sandbox_main(const struct sandbox_args *a)
 		emu_err("%s", err.msg);
 		return EMU_EXIT_ERROR;
 	}
-	env = env_build(a->c, &u);
+	cpu_report(a->c, a->em);
+	env = env_build(a->c, &u, cpu_env_value(a->c, a->em));
 	if (!env) {
 		emu_err("out of memory");
 		return EMU_EXIT_ERROR;

@@ -14,14 +14,22 @@
  *
  * and for everything else QEMU, as the kernel would have run it:
  *
- *   ACCEL_DIR/qemu -0 ARGV0 FILE ARGS...
+ *   ACCEL_DIR/qemu [-cpu MODEL] -0 ARGV0 FILE ARGS...
+ *
+ * It is also the interpreter when emu-run passes a CPU model (--cpu, or its
+ * default for the target; cpu.c) and nothing is accelerated: then the table
+ * has no tools. The model goes on QEMU's command line, never into the step's
+ * environment (a BuildKit RUN step has no QEMU_CPU), and only when the
+ * exec's own environment has no QEMU_CPU: QEMU's command line overrides its
+ * environment, and a step that sets QEMU_CPU itself gets its choice, as
+ * under a plain QEMU registration.
  *
  * Nothing of the root is covered or changed, in the step's view either: a
  * step that reads, copies, checksums or upgrades (dpkg renames over) the
  * root's cc1 meets the root's own file, and a replaced file (another inode)
  * is emulated. ACCEL_DIR/tools says, per line (tab-separated): "qemu PATH",
- * "loader PATH", "libs DIR", then "tool DEV INO SIZE MTIME-S MTIME-NS NATIVE
- * KIND".
+ * optionally "cpu MODEL", and when tools are accelerated "loader PATH",
+ * "libs DIR", then "tool DEV INO SIZE MTIME-S MTIME-NS NATIVE KIND".
  *
  * KIND "c" or "c++" (cc1, cc1plus; "plain" for lto1 and as): a cross
  * compiler's built-in header search list is not the native one's
@@ -68,7 +76,7 @@
 
 static void fail(const char *what, int e)
 {
-	dprintf(2, "emu-run-accel: %s: %s (emu-run's compile acceleration; --accel off turns it off)\n", what,
+	dprintf(2, "emu-run-accel: %s: %s (the launcher of emu-run's private binfmt_misc entry)\n", what,
 		strerror(e));
 }
 
@@ -117,7 +125,7 @@ static char *field(char **p)
 }
 
 struct entry {
-	char *qemu, *loader, *libs, *native, *kind;
+	char *qemu, *cpu, *loader, *libs, *native, *kind;
 	int index;                 /* its line among the tools, -1: not one */
 };
 
@@ -139,6 +147,8 @@ static bool lookup(char *buf, const struct stat *st, struct entry *out)
 	while ((key = field(&p))) {
 		if (!strcmp(key, "qemu")) {
 			out->qemu = field(&p);
+		} else if (!strcmp(key, "cpu")) {
+			out->cpu = field(&p);
 		} else if (!strcmp(key, "loader")) {
 			out->loader = field(&p);
 		} else if (!strcmp(key, "libs")) {
@@ -158,7 +168,10 @@ static bool lookup(char *buf, const struct stat *st, struct entry *out)
 			k++;
 		}
 	}
-	return out->qemu && out->loader && out->libs;
+	/* Tools run through the host's loader: without it none is one. */
+	if (!out->loader || !out->libs)
+		out->index = -1;
+	return out->qemu != NULL;
 }
 
 static ssize_t read_file(const char *path, char *buf, size_t n)
@@ -318,6 +331,8 @@ static int probe_both(const struct entry *e, const char *file, const char *argv0
 			  (char *)"-o", (char *)"/dev/null", (char *)"-imultiarch", (char *)march, NULL };
 	size_t o;
 
+	/* The root's tool under QEMU's default CPU (no -cpu): the search list
+	 * is the compiler's configuration, whatever CPU runs it. */
 	if (!*march) {
 		/* No -imultiarch from the driver: none here either. */
 		eargv[10] = NULL;
@@ -437,7 +452,17 @@ static char **with_dirs(char **envp, const char *var, const char *dirs)
 	return nenv;
 }
 
-/* QEMU, as the kernel would have run it for FILE (P: argv[0] as given). */
+/* Does the exec's environment choose QEMU's CPU itself? */
+static bool env_has_cpu(char **envp)
+{
+	for (char **v = envp; *v; v++)
+		if (!strncmp(*v, "QEMU_CPU=", 9))
+			return true;
+	return false;
+}
+
+/* QEMU, as the kernel would have run it for FILE (P: argv[0] as given),
+ * with the table's CPU model unless the environment names one. */
 static int emulate(const struct entry *e, const char *file, int targc, char **targv, char **envp)
 {
 	static char *qargv[MAX_ARGS + 8];
@@ -448,6 +473,10 @@ static int emulate(const struct entry *e, const char *file, int targc, char **ta
 		return 126;
 	}
 	qargv[k++] = e->qemu;
+	if (e->cpu && *e->cpu && !env_has_cpu(envp)) {
+		qargv[k++] = (char *)"-cpu";
+		qargv[k++] = e->cpu;
+	}
 	qargv[k++] = (char *)"-0";
 	qargv[k++] = targv[0];
 	qargv[k++] = (char *)file;
@@ -487,7 +516,7 @@ int main(int argc, char **argv, char **envp)
 	if (!known)
 		memset(&st, 0, sizeof(st));
 	if (!lookup(table, &st, &e)) {
-		fail(ACCEL_DIR "/" ACCEL_TABLE ": no qemu, loader or libs line", EINVAL);
+		fail(ACCEL_DIR "/" ACCEL_TABLE ": no qemu line", EINVAL);
 		return 126;
 	}
 	if (!known)

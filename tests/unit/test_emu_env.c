@@ -103,10 +103,10 @@ static void test_order_and_replace_in_place(void **state)
 	char **env, *s;
 
 	(void)state;
-	c.cpu = "max";
 	add_args(&c, args);
 	assert_int_equal(c.nenv, 7); /* repeated keys are kept until env_build */
-	env = env_build(&c, &u);
+	/* QEMU_CPU only as cpu_env_value's (--cpu without the launcher), before -e. */
+	env = env_build(&c, &u, "max");
 	assert_non_null(env);
 	s = joined(env);
 	assert_string_equal(s, "PATH=/x|HOME=/root|TARGETPLATFORM=linux/arm64|TARGETOS=mine|TARGETARCH=arm64|"
@@ -115,7 +115,7 @@ static void test_order_and_replace_in_place(void **state)
 	free(s);
 	env_free(env);
 	/* Building twice gives the same answer (c->env is not consumed). */
-	env = env_build(&c, &u);
+	env = env_build(&c, &u, NULL);
 	assert_int_equal(count(env), BASE_N + 4);
 	env_free(env);
 	env_free(c.env);
@@ -131,7 +131,7 @@ static void test_prefix_keys(void **state)
 
 	(void)state;
 	add_args(&c, args);
-	env = env_build(&c, &u);
+	env = env_build(&c, &u, NULL);
 	s = joined(env);
 	assert_string_equal(s, BASE "|AB=4|A=B=C|ABC=3");
 	free(s);
@@ -153,7 +153,7 @@ static void test_key_alone(void **state)
 	add_args(&c, args);
 	/* The value is taken when the option is parsed. */
 	setenv("EMU_T_SET", "changed", 1);
-	env = env_build(&c, &u);
+	env = env_build(&c, &u, NULL);
 	s = joined(env);
 	assert_string_equal(s, BASE "|EMU_T_SET=from emu-run|EMU_T_UNSET=1|EMU_T_LATE=late");
 	free(s);
@@ -176,9 +176,9 @@ static void test_inherited(void **state)
 	(void)state;
 	add_args(&c, args);
 	environ = fake;
-	env = env_build(&c, &u);
+	env = env_build(&c, &u, NULL);
 	c.user = "builder";
-	env_user = env_build(&c, &u);
+	env_user = env_build(&c, &u, NULL);
 	environ = saved;
 	s = joined(env);
 	assert_string_equal(s, "X=3|Y=e|HOME=/h|Z=z");
@@ -212,7 +212,7 @@ static void test_env_file(void **state)
 	assert_int_equal(env_arg_append("D=before", &c.env, &c.nenv, &err), 0);
 	assert_int_equal(env_file_append(f, &c.env, &c.nenv, &err), 0);
 	assert_int_equal(env_arg_append("B=after", &c.env, &c.nenv, &err), 0);
-	env = env_build(&c, &u);
+	env = env_build(&c, &u, NULL);
 	s = joined(env);
 	assert_string_equal(s, BASE "|D=last-line-without-newline|A=again|B=after|C=x=y|EMU_T_FROM_FILE=f");
 	free(s);
@@ -296,7 +296,7 @@ static void test_large_env_file(void **state)
 
 	assert_int_equal(env_file_append(path, &c.env, &c.nenv, &err), 0);
 	assert_int_equal(c.nenv, lines);
-	env = env_build(&c, &u);
+	env = env_build(&c, &u, NULL);
 	assert_non_null(env);
 	assert_int_equal(count(env), BASE_N + BIG + 1000);
 	assert_string_equal(env[0], "PATH=/mid");
@@ -353,7 +353,7 @@ static void test_random_against_reference(void **state)
 		/* The reference starts from the same base environment. */
 		{
 			struct emu_config plain = rootfs_config();
-			char **b0 = env_build(&plain, &u);
+			char **b0 = env_build(&plain, &u, NULL);
 			size_t nb = count(b0), total = nb + c.nenv;
 			char **all = calloc(total + 1, sizeof(*all));
 			assert_non_null(all);
@@ -369,7 +369,7 @@ static void test_random_against_reference(void **state)
 			free(want);
 			env_free(b0);
 		}
-		env = env_build(&c, &u);
+		env = env_build(&c, &u, NULL);
 		a = joined(env);
 		assert_string_equal(a, b);
 		free(a);
