@@ -16,6 +16,9 @@ import subprocess
 import sys
 
 RES, DOCS = sys.argv[1], sys.argv[2]
+# --only cpu: splice section 9 into the existing DOCS/benchmarks.md instead of writing
+# the whole file (bench/run.sh cpu: its results hold only that section's numbers).
+ONLY = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--only" else None
 os.makedirs(DOCS, exist_ok=True)
 
 
@@ -622,6 +625,51 @@ if facts.get("compile.what"):
 else:
     w("Not measured in this run (`bench/run.sh compile`).\n")
 
+# --- 9. CPU models ------------------------------------------------------------------
+w("## 9. CPU models on trixie roots (issue 18)")
+w("")
+if facts.get("cpu.what"):
+    w("RUN-like steps, `emu-run --arch ARCH --rootfs ROOT --network none --cpu MODEL -- sh -c '. /bench/WORK.sh'`, in %s "
+      "(bench/cpumodels.sh, %s, load average %s at its end). QEMU's linux-user default CPU is `max` on both "
+      "targets (checked: QEMU without -cpu shows the guest exactly max's HWCAPs on arm64: %s; max's isa line "
+      "on riscv64: %s), so `max` is the baseline: each cell is the median wall time and its ratio to max's median "
+      "(< 1: faster than max); the last rows are the geomean of those ratios over the workloads and the run "
+      "count. The models of one workload alternate (altbench). Workloads: `python` = `python3 -c pass` ×10 "
+      "and one json+hashlib line; `apt` = `apt-get install -y --no-download` of %s from the root's apt cache "
+      "(downloaded at set-up; their maintainer scripts run update-alternatives) and "
+      "`apt-get purge --autoremove` again; `perl` = a perl hash/sprintf/sort/regex loop, a dash loop and "
+      "`find | sort | xargs cat | md5sum` over perl's and python's modules; `gzip` = gzip -6 of an 8 MB fixed "
+      "input and back; `xz` = xz -6 -T1 of its first 3 MB and back; `compile` = gcc -O2 -c of four C files, "
+      "link, run. Commands: `%s/commands.tsv`; outputs: `%s/cpu/out/`.\n"
+      % (facts["cpu.what"], facts.get("date", "?"), facts.get("cpu.load", "?"),
+         facts.get("cpu.default.arm64", "not checked"), facts.get("cpu.default.riscv64", "not checked"),
+         facts.get("cpu.apt", "the packages of bench/cpumodels.sh"), facts.get("results", RES), facts.get("results", RES)))
+    w("**Compatibility check**: a model passes a workload when every run exits 0 and its output (the first "
+      "timed run's stdout: checksums of the compressed and decompressed data, of the compiled objects and the "
+      "program's output, dpkg-query's view after install and after purge...) is byte-identical with max's. "
+      "Code generation does not depend on the CPU that runs the compiler, so gcc's objects must match too.\n")
+    missing = ["`%s` on %s (%s)" % (k.split(".", 3)[3], k.split(".")[2], v) for k, v in facts.items()
+               if k.startswith("cpu.missing.")]
+    if missing:
+        w("Not measured, not in this QEMU: %s.\n" % ", ".join(missing))
+    try:
+        with open(os.path.join(RES, "cpu.md")) as fh:
+            w(fh.read())
+    except OSError:
+        w("No table: bench/cpumodels.sh did not finish.\n")
+    if facts.get("cpu.images"):
+        w(facts["cpu.images"] + "\n")
+    w("What is known about their CPU requirements (not measured here): Amazon Linux 2023's arm64 packages are "
+      "built for Armv8.2-A (Graviton 2 and later), with LSE atomics inlined, so an Armv8.0 model without LSE "
+      "such as `cortex-a53` is expected to stop them with SIGILL; `neoverse-n1` and `cortex-a76` are Armv8.2 "
+      "with LSE. Ubuntu noble's arm64 baseline is Armv8.0, as Debian's. RVA23 images such as Ubuntu 25.10 "
+      "riscv64 are built for the RVA23U64 profile, which makes V (vector) mandatory along with Zicond, Zimop, "
+      "Zcb, Zfa, Zvbb and others: `rv64` without V cannot run them, and `rv64,v=true` only if it also has the "
+      "rest (the feature lines above say what each model has); `max` and `rva23u64` can. The pick line above "
+      "applies the rule to the trixie test set and, separately, to the models that meet these requirements.\n")
+else:
+    w("Not measured in this run (`bench/run.sh cpu`).\n")
+
 # --- goals ---------------------------------------------------------------------------
 w("## Goals (issue 6)")
 w("")
@@ -707,6 +755,33 @@ if os.path.exists(ana):
 
     with open(ana) as fh:
         text += "\n" + re.sub(r"\{\{(.+?)\}\}", sub, fh.read())
+if ONLY == "cpu":
+    import re
+
+    def part(doc, head):
+        """(start, end) of the '## HEAD...' section of doc, up to the next '## ' heading."""
+        m = re.search(r"^## %s.*$" % re.escape(head), doc, re.M)
+        if not m:
+            return None
+        n = re.search(r"^## ", doc[m.end():], re.M)
+        return m.start(), (m.end() + n.start()) if n else len(doc)
+
+    new = part(text, "9. ")
+    path = os.path.join(DOCS, "benchmarks.md")
+    with open(path) as fh:
+        doc = fh.read()
+    old = part(doc, "9. ")
+    chunk = text[new[0]:new[1]]
+    if old:
+        doc = doc[:old[0]] + chunk + doc[old[1]:]
+    else:
+        at = part(doc, "Goals")
+        at = at[0] if at else len(doc)
+        doc = doc[:at] + chunk + doc[at:]
+    with open(path, "w") as fh:
+        fh.write(doc)
+    print("report: section 9 spliced into %s (the rest of it unchanged)" % path)
+    sys.exit(0)
 with open(os.path.join(DOCS, "benchmarks.md"), "w") as fh:
     fh.write(text)
 print("report: %s (%d charts)" % (os.path.join(DOCS, "benchmarks.md"), len(charts)))

@@ -2,6 +2,18 @@
 # `make bench`: every benchmark of issue 6, then docs/benchmarks.md and docs/bench-*.png.
 #
 #   bench/run.sh [section...]     sections: install detect startup workloads execcost size compile
+#                                 cpu
+#
+# Section cpu (bench/cpumodels.sh, issue 18) is not in the default list: QEMU CPU models
+# (arm64 max neoverse-n1 cortex-a76 cortex-a53; riscv64 max rv64 rv64,v=true rva22u64
+# rva23u64) on Debian trixie roots that tests/fixtures/debian-roots.sh makes on
+# request (trixie-arm64-bench trixie-riscv64-bench: root, emulated mmdebstrap); python3
+# start-up, apt-get install from a local cache, perl/sh, gzip, xz, gcc -O2, each model's
+# output compared with max's. `bench/run.sh cpu` alone skips the busybox fixtures and
+# payload staging the other sections need, and splices its section 9 into the existing
+# $DOCS/benchmarks.md (bench/report.py --only cpu: from "## 9." to the next "## "
+# heading, or before "## Goals" when missing) instead of rewriting the file from only
+# this run's results, so the other sections' numbers stay as they were.
 #
 # Environment:
 #   BENCH_QUICK=1            fewer runs (a few minutes instead of ~15)
@@ -16,6 +28,7 @@
 #   BENCH_DOCKER=0           no `docker run --platform` rows (the host's registry untouched)
 #   BENCH_DOCKER_HOST=URL    take the docker rows on that daemon, as it is (bench/docker.sh)
 #   BENCH_WORK_PARTS="..."   the workloads section's parts (default: work overhead version debian check)
+#   BENCH_CPU_QEMU=DIR       section cpu: the payload to measure (default $BUILD/qemu)
 # Payloads (bench/lib.sh): the default one is build/qemu, whatever `make qemu` staged
 # (facts payload.default*); Debian's 10.0 binaries are staged into $BUILD/qemu-debian
 # (qemu-static/stage.sh --payload debian, cached .deb) for the comparisons.
@@ -34,9 +47,16 @@ DOCS=${BENCH_DOCS:-docs}
 sections=("$@")
 ((${#sections[@]})) || sections=(install detect startup workloads execcost size compile)
 start=$(date +%s)
+# Only section cpu: it needs none of the fixtures below, and its report is spliced in.
+only_cpu=1
+for s in "${sections[@]}"; do [[ $s == cpu ]] || only_cpu=0; done
 
 make -s all "$BUILD/bench/altbench" "$BUILD/bench/mkprobe" "$BUILD/bench/detect_bench" >&2
-[[ -x $BUILD/qemu/qemu-aarch64 ]] || make -s qemu >&2
+# (Section cpu alone with BENCH_CPU_QEMU=DIR measures that payload: no `make qemu` then.)
+if ! ((only_cpu)) || [[ -z ${BENCH_CPU_QEMU:-} ]]; then
+    [[ -x $BUILD/qemu/qemu-aarch64 ]] || make -s qemu >&2
+fi
+if ((!only_cpu)); then
 bench/fetch.sh
 bench/rootfs.sh
 if [[ ${BENCH_BUILD_QEMU:-0} == 1 ]]; then bench/qemu-build.sh; fi
@@ -45,6 +65,7 @@ if [[ ${BENCH_BUILD_QEMU:-0} == 1 ]]; then bench/qemu-build.sh; fi
 if [[ -x $BUILD/bin/elfcheck ]]; then export ELFCHECK=${ELFCHECK:-$BUILD/bin/elfcheck}; fi
 qemu-static/stage.sh --payload debian --out "$BUILD/qemu-debian" >&2 ||
     b_log "warning: staging Debian's 10.0 payload into $BUILD/qemu-debian failed: no qemu-10 rows"
+fi
 
 if [[ -n ${BENCH_WAIT_QUIET:-} ]]; then
     deadline=$(($(date +%s) + BENCH_WAIT_QUIET))
@@ -73,15 +94,17 @@ b_fact payload.default "$(b_default_kind)"
 b_fact payload.default.series "qemu-$(b_default_series)"
 b_fact payload.default.what "$(payload_version def) — ${BUILD#"$B_ROOT"/}/qemu, $(ls "$BUILD"/qemu/qemu-* | wc -l) emulators ($(grep -E '^(package|package_version|payload)=' "$BUILD/qemu/VERSION" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'))"
 b_fact version.busybox-native "$(busybox | head -n1 | cut -d' ' -f1-3) ($(dpkg-query -W -f '${Package} ${Version}' busybox-static))"
+if ((!only_cpu)); then
 b_fact version.busybox-arm64 "$(cat "$BUSYBOX_FIXTURES/arm64/VERSION")"
 b_fact version.busybox-riscv64 "$(cat "$BUSYBOX_FIXTURES/riscv64/VERSION")"
+fi
 b_fact version.docker.io "$(dpkg-query -W -f '${Version}' docker.io 2>/dev/null) (containerd $(dpkg-query -W -f '${Version}' containerd 2>/dev/null), runc $(dpkg-query -W -f '${Version}' runc 2>/dev/null))"
 b_fact version.proot "$(dpkg-query -W -f '${Version}' proot 2>/dev/null)"
 b_fact version.systemd "$(dpkg-query -W -f '${Version}' systemd 2>/dev/null)"
 b_fact version.binfmt-support "$(ls "$CACHE"/apt-bookworm/dl/binfmt-support_*.deb 2>/dev/null | sed 's/.*binfmt-support_//;s/_.*//') (unpacked in $CACHE/binfmt-support)"
 b_fact version.qemu-binfmt-conf.sh "$(cat "$CACHE/qemu-binfmt-conf.sh.SOURCE" 2>/dev/null)"
 b_fact version.util-linux "$(unshare --version)"
-b_fact work.loop_n "$(grep -o 'lt [0-9]*' "$ROOTFS_DIR/arm64/work/loop.sh" | cut -d' ' -f2)"
+((only_cpu)) || b_fact work.loop_n "$(grep -o 'lt [0-9]*' "$ROOTFS_DIR/arm64/work/loop.sh" | cut -d' ' -f2)"
 
 for s in "${sections[@]}"; do
     b_log "== $s (load $(b_load), $(($(date +%s) - start)) s so far)"
@@ -95,10 +118,15 @@ for s in "${sections[@]}"; do
     workloads) bench/workloads.sh ;;
     execcost) bench/execcost.sh ;;
     size) bench/size.sh ;;
+    cpu) bench/cpumodels.sh ;;
     *) b_die "unknown section $s" ;;
     esac
 done
 b_fact load.end "$(cut -d' ' -f1-3 /proc/loadavg)"
 b_fact duration "$(($(date +%s) - start)) s"
-python3 bench/report.py "$RESULTS" "$DOCS"
+if ((only_cpu)); then
+    python3 bench/report.py "$RESULTS" "$DOCS" --only cpu
+else
+    python3 bench/report.py "$RESULTS" "$DOCS"
+fi
 b_log "done in $(($(date +%s) - start)) s: $DOCS/benchmarks.md"
