@@ -186,6 +186,11 @@ static const char *const defaults[][2] = {
 	/* Armv8.2 with LSE atomics, as AWS Graviton2 and the Neoverse-N1
 	 * servers: runs images built for Armv8.2 (cortex-a53, Armv8.0, does not). */
 	{ "aarch64", "neoverse-n1" },
+	/* The RVA23 user profile: every extension of RVA23U64 (V included),
+	 * so RVA23 images (Ubuntu 25.10 and later) run; of the 114 `max`
+	 * adds, none that trixie's glibc picks routines by (QEMU 9.0 and
+	 * later list it; 7.2 does not, which keeps its own default). */
+	{ "riscv64", "rva23u64" },
 };
 
 const char *cpu_default_model(const struct target *t)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # emu-run's CPU model (issue 18): the default per target (cpu.c: neoverse-n1 for arm64,
-# QEMU's own elsewhere), --cpu MODEL[,props], and how it reaches QEMU: on the command
+# rva23u64 for riscv64 where the QEMU lists it, QEMU's own elsewhere), --cpu MODEL[,props], and how it reaches QEMU: on the command
 # line of QEMU, by the launcher emu-run registers as its private entry's interpreter
 # (emu-runner/launcher/emu-run-accel.c), never in the step's environment, which stays
 # exactly BuildKit's; QEMU_CPU only where no launcher can be used (a host command
@@ -28,7 +28,7 @@ QRV=/usr/bin/qemu-riscv64-static
 [[ -x $Q && -x $QRV ]] || skip_all "Debian's qemu-user-static is not installed"
 L=$BUILD/libexec/emu-run-accel
 [[ -x $L ]] || skip_all "the launcher is not built at $L (make)"
-plan 34
+plan 39
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/emu-run-80c.XXXXXX")
 on_exit rm -rf "$WORK"
@@ -183,38 +183,72 @@ run visible env EMU_RUN_NO_PRIVATE_BINFMT=1 "$EMU" --verbose "${A[@]}" --shell "
 t_is "the host's registration, no --cpu: QEMU's default and no QEMU_CPU (a default never leaks into the environment)" \
     "$(paste -sd'|' <<<"$OUT")|$RC" "$HW_DEF|[]|0"
 
-# --- targets without a default ------------------------------------------------------------------
-emu --verbose --arch riscv64 --rootfs "$RV" --qemu "$QRV" --shell "$HW"
-t_is "riscv64 (no emu-run default): QEMU's own default, and --verbose says so" \
-    "$OUT|$RC|$(grep -o 'emu-run: cpu: .*' <<<"$ERR")" "$(oracle "$QRV" "")|0|emu-run: cpu: QEMU's default"
+# --- riscv64: rva23u64 where the QEMU has it, QEMU's own where it does not --------------------
+# Debian 12's QEMU 7.2 has no RISC-V profiles: the default is not used there.
+if "$QRV" -cpu help 2>/dev/null | grep -qx '  rva23u64'; then
+    t_fail "Debian's $QRV lists rva23u64: this point expects a QEMU without it (7.2)"
+else
+    emu --verbose --arch riscv64 --rootfs "$RV" --qemu "$QRV" --shell "$HW"
+    t_is "riscv64 on a QEMU without rva23u64 (Debian 12's 7.2): QEMU's own default, and --verbose says why" \
+        "$OUT|$RC|$(grep -o 'emu-run: cpu: .*' <<<"$ERR")" \
+        "$(oracle "$QRV" "")|0|emu-run: cpu: QEMU's default: emu-run's default rva23u64 is not used: this QEMU does not list it (-cpu help)"
+fi
+# The staged payload (QEMU 10.0) has it. Which model ran: the isa line of /proc/cpuinfo,
+# which QEMU builds from the emulated CPU (AT_HWCAP has only the single-letter
+# extensions, the same for max and rva23u64).
+QRV10=$BUILD/qemu/qemu-riscv64
+ISA='grep -m1 "^isa" /proc/cpuinfo'
+if [[ -x $QRV10 ]] && "$QRV10" -cpu help 2>/dev/null | grep -qx '  rva23u64'; then
+    isa_rva23=$("$QRV10" -cpu rva23u64 "$RV/bin/busybox" grep -m1 '^isa' /proc/cpuinfo 2>&1)
+    isa_max=$("$QRV10" -cpu max "$RV/bin/busybox" grep -m1 '^isa' /proc/cpuinfo 2>&1)
+    emu --verbose --arch riscv64 --rootfs "$RV" --qemu "$QRV10" --shell "$ISA"
+    t_is "riscv64 on the staged payload, no --cpu: rva23u64 (its isa line, as bare QEMU's -cpu rva23u64), not max" \
+        "$OUT|$RC|$([[ $isa_rva23 != "$isa_max" ]] && echo differs)" "$isa_rva23|0|differs"
+    t_ok "... and --verbose names it as the default" has "$ERR" \
+        "emu-run: cpu: rva23u64 (emu-run's default for this target; --cpu max for QEMU's own), passed by the launcher"
+else
+    skip "no staged payload QEMU with rva23u64 at $QRV10 (make qemu)" 2
+fi
 
-# --- a trixie root: the same bytes under the default as under max ---------------------------
-TRIXIE=$FIXTURES/debian/trixie-arm64-gcc.tar
+# --- trixie roots: the same bytes under the default as under max ---------------------------
+# Which model ran is told apart by the isa line of /proc/cpuinfo (QEMU builds it from the
+# emulated CPU, for arm64 its Features line; 7.2 passes the host's through on arm64, so
+# AT_HWCAP there). QEMU: emu-run's default choice (the staged payload, else Debian's).
 STEP='cd /tmp && printf "%s\n" "#include <stdio.h>" "static int f(int x) { return x * 3 + 1; }" \
     "int main(void) { for (int i = 0; i < 5; i++) printf(\"%d\\n\", f(i)); return 0; }" >h.c &&
     gcc -O2 -c h.c -o h.o && sha256sum h.o && gcc -o h h.o && ./h | paste -sd, - &&
     dpkg -l | sha256sum && gzip -9c /usr/bin/dpkg | sha256sum &&
     perl -e "my \$s = 0; \$s += \$_ * \$_ for 1 .. 100000; print \"\$s\n\"" &&
-    sort -r /var/lib/dpkg/status | sha256sum && echo "$(ls /usr/lib/aarch64-linux-gnu | wc -l) libs"'
-if ((EUID != 0)); then
-    skip "not root: the trixie root is unpacked with its owners" 3
-elif [[ ! -s $TRIXIE ]]; then
-    skip "no trixie-arm64-gcc root cached in $FIXTURES/debian (run tests/fixtures/debian-roots.sh as root)" 3
-else
-    T=$WORK/trixie
-    mkdir -p "$T" && tar -C "$T" -xpf "$TRIXIE" --exclude='./dev/*'
-    emu --arch arm64 --rootfs "$T" --accel off -- sh -c 'od -An -tx8 -w16 /proc/self/auxv | grep -E "^ 0{14}10 "'
-    hw_t_def=$OUT
-    emu --arch arm64 --rootfs "$T" --accel off --cpu max -- sh -c 'od -An -tx8 -w16 /proc/self/auxv | grep -E "^ 0{14}10 "'
-    t_isnt "trixie root: the default and max are different CPUs there (AT_HWCAP), so the comparison below means something" \
-        "$hw_t_def" "$OUT"
-    emu --arch arm64 --rootfs "$T" --accel off -- sh -c "$STEP"
+    sort -r /var/lib/dpkg/status | sha256sum && echo "$(ls /usr/lib/*-linux-gnu | wc -l) libs"'
+CPUID='{ od -An -tx8 -w16 /proc/self/auxv | grep -E "^ 0{14}10 "; grep -m1 -E "^(isa|Features)" /proc/cpuinfo; }'
+trixie_same() { # ARCH NAME DEFAULT
+    local a=$1 name=$2 model=$3 T=$WORK/$2 tar=$FIXTURES/debian/$2.tar def out_def
+    if ((EUID != 0)); then
+        skip "not root: the $name root is unpacked with its owners" 3
+        return
+    elif [[ ! -s $tar ]]; then
+        skip "no $name root cached in $FIXTURES/debian (run tests/fixtures/debian-roots.sh as root)" 3
+        return
+    fi
+    mkdir -p "$T" && tar -C "$T" -xpf "$tar" --exclude='./dev/*'
+    emu --verbose --arch "$a" --rootfs "$T" --accel off -- sh -c "$CPUID"
+    def=$OUT
+    if ! has "$ERR" "emu-run: cpu: $model (emu-run's default"; then
+        skip "$name: the QEMU emu-run takes here does not list $model: $(grep -o 'emu-run: cpu: .*' <<<"$ERR") (make qemu)" 3
+        return
+    fi
+    emu --arch "$a" --rootfs "$T" --accel off --cpu max -- sh -c "$CPUID"
+    t_isnt "$name: the default ($model) and max are different CPUs there, so the comparison below means something" \
+        "$def" "$OUT"
+    emu --arch "$a" --rootfs "$T" --accel off -- sh -c "$STEP"
     out_def="$OUT|$ERR|$RC"
-    note "trixie step under the default: $OUT"
-    emu --arch arm64 --rootfs "$T" --accel off --cpu max -- sh -c "$STEP"
-    t_is "trixie step (gcc -O2, dpkg -l, gzip -9, perl, sort): exit 0" "$RC" 0
-    t_is "... the same output, errors and exit status under the default (neoverse-n1) as under --cpu max" \
+    note "$name step under the default: $OUT"
+    emu --arch "$a" --rootfs "$T" --accel off --cpu max -- sh -c "$STEP"
+    t_is "$name step (gcc -O2, dpkg -l, gzip -9, perl, sort): exit 0" "$RC" 0
+    t_is "... the same output, errors and exit status under the default ($model) as under --cpu max" \
         "$out_def" "$OUT|$ERR|$RC"
-fi
+}
+trixie_same arm64 trixie-arm64-gcc neoverse-n1
+trixie_same riscv64 trixie-riscv64-gcc rva23u64
 
 emu_host_unchanged "the host's binfmt_misc registry is unchanged" "$host_before"

@@ -92,7 +92,7 @@ static void test_defaults(void **state)
 {
 	(void)state;
 	assert_string_equal(cpu_default_model(target_by_cpu("aarch64")), "neoverse-n1");
-	assert_null(cpu_default_model(target_by_cpu("riscv64")));
+	assert_string_equal(cpu_default_model(target_by_cpu("riscv64")), "rva23u64");
 	assert_null(cpu_default_model(target_by_cpu("arm")));
 	assert_null(cpu_default_model(target_by_cpu("x86_64")));
 	assert_null(cpu_default_model(NULL));
