@@ -331,12 +331,14 @@ for line in open(os.path.join(res, "facts.tsv")):
     facts[k] = v
 arches = [a for a in ("arm64", "riscv64") if facts.get("cpu.models." + a)]
 wall = collections.defaultdict(list)
+cput = collections.defaultdict(list)  # user + system ms (altbench's rusage of the run)
 bad = collections.Counter()
 for line in open(os.path.join(res, "samples.tsv")):
     c = line.rstrip("\n").split("\t")
     if c[0] != "cpu":
         continue
     wall[c[1]].append(float(c[3]))
+    cput[c[1]].append(float(c[4]) + float(c[5]))
     if c[6] != "0":
         bad[c[1]] += 1
 def digest(label):
@@ -358,6 +360,7 @@ for arch in arches:
     md.append("| workload | " + " | ".join("`%s`" % m for m in models) + " |")
     md.append("|---|" + "---|" * len(models))
     ratios = collections.defaultdict(list)
+    cratios = collections.defaultdict(list)
     nruns = {}
     for wl in work:
         base = wall.get("%s/%s/max" % (arch, wl))
@@ -379,6 +382,9 @@ for arch in arches:
             elif m != "max" and (ref is None or digest(lab) != ref):
                 note, status = " **DIFFERS**", "output differs from max's"
             checks.append((arch, m, wl, status))
+            cb = cput.get("%s/%s/max" % (arch, wl))
+            if cb and not bad[lab]:
+                cratios[m].append(statistics.median(cput[lab]) / statistics.median(cb))
             if bmed and not bad[lab]:
                 ratios[m].append(x / bmed)
                 cells.append("%.2f (%.2f×)%s" % (x / 1000, x / bmed, note))
@@ -390,6 +396,8 @@ for arch in arches:
     md.append("| **geomean × max** | %s |" % " | ".join(
         ("**%.2f×**" % gm(ratios[m]) + ("" if len(ratios[m]) == len(work) else " (%d of %d)" % (len(ratios[m]), len(work))))
         if ratios[m] else "n/a" for m in models))
+    md.append("| geomean × max, CPU time (user+sys) | %s |" % " | ".join(
+        "%.2f×" % gm(cratios[m]) if cratios[m] else "n/a" for m in models))
     md.append("| runs | %s |" % " | ".join(str(nruns.get(m, 0)) for m in models))
     md.append("")
     failed = [(m, wl, s) for a, m, wl, s in checks if a == arch and s != "ok"]
@@ -469,6 +477,10 @@ for arch in arches:
     best = min(ok, key=lambda m: gm(GEO[(arch, m)]))
     text = ("**Pick for %s** by the rule \"the fastest model that runs every image in the test set\" (here: trixie only): "
             "`%s`, geomean %.2f× max's time." % (arch, best, gm(GEO[(arch, best)])))
+    near = [m for m in ok if m != best and gm(GEO[(arch, m)]) < gm(GEO[(arch, best)]) * 1.05]
+    if near:
+        text += (" Within 5%% of it, which is within this machine's run-to-run noise: %s." % ", ".join(
+            "`%s` %.2f×" % (m, gm(GEO[(arch, m)])) for m in near))
     req = [m for m in ok if meets.get((arch, m))]
     if req:
         b2 = min(req, key=lambda m: gm(GEO[(arch, m)]))

@@ -630,7 +630,8 @@ w("## 9. CPU models on trixie roots (issue 18)")
 w("")
 if facts.get("cpu.what"):
     w("RUN-like steps, `emu-run --arch ARCH --rootfs ROOT --network none --cpu MODEL -- sh -c '. /bench/WORK.sh'`, in %s "
-      "(bench/cpumodels.sh, %s, load average %s at its end). QEMU's linux-user default CPU is `max` on both "
+      "(bench/cpumodels.sh, %s; load average %s at the run's start, %s at the section's end: other builds and "
+      "tests ran on this 2-core machine throughout). QEMU's linux-user default CPU is `max` on both "
       "targets (checked: QEMU without -cpu shows the guest exactly max's HWCAPs on arm64: %s; max's isa line "
       "on riscv64: %s), so `max` is the baseline: each cell is the median wall time and its ratio to max's median "
       "(< 1: faster than max); the last rows are the geomean of those ratios over the workloads and the run "
@@ -641,7 +642,7 @@ if facts.get("cpu.what"):
       "`find | sort | xargs cat | md5sum` over perl's and python's modules; `gzip` = gzip -6 of an 8 MB fixed "
       "input and back; `xz` = xz -6 -T1 of its first 3 MB and back; `compile` = gcc -O2 -c of four C files, "
       "link, run. Commands: `%s/commands.tsv`; outputs: `%s/cpu/out/`.\n"
-      % (facts["cpu.what"], facts.get("date", "?"), facts.get("cpu.load", "?"),
+      % (facts["cpu.what"], facts.get("date", "?"), facts.get("load.start", "?"), facts.get("cpu.load", "?"),
          facts.get("cpu.default.arm64", "not checked"), facts.get("cpu.default.riscv64", "not checked"),
          facts.get("cpu.apt", "the packages of bench/cpumodels.sh"), facts.get("results", RES), facts.get("results", RES)))
     w("**Compatibility check**: a model passes a workload when every run exits 0 and its output (the first "
@@ -657,6 +658,17 @@ if facts.get("cpu.what"):
             w(fh.read())
     except OSError:
         w("No table: bench/cpumodels.sh did not finish.\n")
+    q = facts.get("cpu.qemu.arm64", "")
+    if q and not q.endswith("/qemu/qemu-aarch64)"):
+        w("**Payload**: this run measured %s (BENCH_CPU_QEMU), not the default payload staged by `make qemu`: the "
+          "same QEMU version's target code and CPU models, but not the same build (see section 5 for how the "
+          "builds differ at start-up).\n" % q.rsplit(" (", 1)[-1].rstrip(")"))
+    w("`rv64` is QEMU's generic RV64 CPU (RV64GCH with B and some Z* extensions); in this QEMU it has no V "
+      "(its isa line above has no `v`), so it is also the `rv64,v=false` case, and `rv64,v=true` is the same CPU "
+      "with the vector extension. The load average was %s at the section's end: on this 2-core machine shared "
+      "with other builds, a difference of 10-15%% between two models on one workload can be run-to-run noise "
+      "(each row's min-max is in `samples.tsv`; the CPU-time row, user+sys from each run's rusage, is a second "
+      "view of the same runs).\n" % facts.get("cpu.load", "?"))
     if facts.get("cpu.images"):
         w(facts["cpu.images"] + "\n")
     w("What is known about their CPU requirements (not measured here): Amazon Linux 2023's arm64 packages are "
