@@ -56,7 +56,10 @@
  * unchanged either way; the loader's --library-path supersedes
  * LD_LIBRARY_PATH, which names the root's (foreign) libraries.
  *
- * Static, no allocation beyond the stack: it runs in any root.
+ * Static, no allocation beyond the stack and one anonymous mapping for
+ * QEMU's argument vector (as long as the step's: a RUN step may pass
+ * hundreds of thousands of arguments, as many as the kernel takes): it runs
+ * in any root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -465,11 +469,13 @@ static bool env_has_cpu(char **envp)
  * with the table's CPU model unless the environment names one. */
 static int emulate(const struct entry *e, const char *file, int targc, char **targv, char **envp)
 {
-	static char *qargv[MAX_ARGS + 8];
+	/* Freed by the exec; QEMU's 5 arguments more than the step's. */
+	char **qargv = mmap(NULL, ((size_t)targc + 8) * sizeof(*qargv), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	size_t k = 0;
 
-	if (targc > MAX_ARGS) {
-		fail(file, E2BIG);
+	if (qargv == MAP_FAILED) {
+		fail(file, errno);
 		return 126;
 	}
 	qargv[k++] = e->qemu;

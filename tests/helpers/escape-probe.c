@@ -140,7 +140,11 @@ static void check(const char *link, const struct stat *root, int exe, int fdno)
 	 * choosing: no directory, so nothing to climb from) are the step's. */
 	if (target[0] != '/' || (fdno >= 0 && fdno <= 2))
 		return;
-	if (stat(target, &byname) == 0 && byname.st_dev == st.st_dev && byname.st_ino == st.st_ino)
+	/* The emulator first: run by emu-run's launcher it is a read-only
+	 * bind mount inside the root (/dev/.emu-run-accel/qemu), and it must
+	 * not be writable there either. */
+	if (!(exe && emu_ino && st.st_dev == emu_dev && st.st_ino == emu_ino) && stat(target, &byname) == 0 &&
+	    byname.st_dev == st.st_dev && byname.st_ino == st.st_ino)
 		return;
 	if (exe && emu_ino && st.st_dev == emu_dev && st.st_ino == emu_ino) {
 		int w = open(link, O_WRONLY | O_CLOEXEC);

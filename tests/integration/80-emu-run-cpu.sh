@@ -28,7 +28,7 @@ QRV=/usr/bin/qemu-riscv64-static
 [[ -x $Q && -x $QRV ]] || skip_all "Debian's qemu-user-static is not installed"
 L=$BUILD/libexec/emu-run-accel
 [[ -x $L ]] || skip_all "the launcher is not built at $L (make)"
-plan 39
+plan 40
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/emu-run-80c.XXXXXX")
 on_exit rm -rf "$WORK"
@@ -106,6 +106,10 @@ t_is "launcher, the exec's environment has QEMU_CPU: no -cpu (QEMU reads it), th
 launch "$TQ" -- "/x y/prog" "my argv0" a
 t_is "launcher with no cpu line: QEMU -0 ARGV0 FILE ARGS" "$RC|$(paste -sd' ' <<<"$OUT")" \
     "0|[/dev/.emu-run-accel/fakeqemu] [-0] [my argv0] [/x y/prog] [a]"
+# As many arguments as a RUN step may pass (the kernel's limit is the stack's quarter).
+launch "$TQ"$'cpu\tmax\n' -- "/x y/prog" a0 $(seq 1 100000)
+t_is "launcher with 100000 arguments: all passed on, in order" \
+    "$RC|$(wc -l <<<"$OUT")|$(sed -n '6p;$p' <<<"$OUT" | paste -sd' ')" "0|100006|[/x y/prog] [100000]"
 
 # --- the default for arm64, through emu-run ---------------------------------------------
 emu --verbose "${A[@]}" --shell "$HW"

@@ -171,7 +171,8 @@ emu_pid=$!
 step_uid=
 step_seen() {
     local p
-    p=$(pgrep -f 'qemu-aarch64[^ ]* .*sleep 3600[.]85' | head -1)
+    # QEMU as the kernel runs it, or as emu-run's launcher does (the CPU model, issue 18).
+    p=$(pgrep -f '(qemu-aarch64[^ ]*|/dev/[.]emu-run-accel/qemu) .*sleep 3600[.]85' | head -1)
     [[ -n $p ]] && step_uid=$(awk '/^Uid:/ { print $2 ":" $3 ":" $4 ":" $5 }' "/proc/$p/status") && [[ -n $step_uid ]]
 }
 emu_until "$EMU_DEADLINE" step_seen || diag "the step never showed up"

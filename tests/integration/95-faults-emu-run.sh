@@ -73,8 +73,10 @@ pid=$!
 emu_until "$EMU_DEADLINE" eval '[[ $(wc -l 2>/dev/null <"$R/out") -ge 100 ]]' || diag "the step wrote $(wc -l 2>&1 <"$R/out") lines"
 # The step is the process the kernel started through QEMU (its argv carries TOKEN),
 # not emu-run or the sandbox's pid 1 (whose argv carries it too): kill it by pid.
-steppids=$(pgrep -f -- "qemu-aarch64.*$TOKEN")
-[[ -n $steppids ]] || diag "no step process found"
+# (QEMU as the kernel runs it, or as emu-run's launcher does: /dev/.emu-run-accel/qemu.)
+steppids=$(pgrep -f -- "(qemu-aarch64[^ ]*|/dev/[.]emu-run-accel/qemu) .*$TOKEN")
+# Not found: emu-run itself is killed, so the points below fail instead of waiting forever.
+[[ -n $steppids ]] || { diag "no step process found"; steppids=$pid; }
 # shellcheck disable=SC2086 # a list of pids
 kill -KILL $steppids
 wait "$pid" 2>/dev/null

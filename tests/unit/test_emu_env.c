@@ -115,8 +115,12 @@ static void test_order_and_replace_in_place(void **state)
 	free(s);
 	env_free(env);
 	/* Building twice gives the same answer (c->env is not consumed). */
-	env = env_build(&c, &u, NULL);
+	env = env_build(&c, &u, "max");
 	assert_int_equal(count(env), BASE_N + 4);
+	env_free(env);
+	/* Without a model: nothing of QEMU's. */
+	env = env_build(&c, &u, NULL);
+	assert_int_equal(count(env), BASE_N + 3);
 	env_free(env);
 	env_free(c.env);
 }
