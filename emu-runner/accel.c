@@ -639,7 +639,7 @@ int accel_mount(const struct emu_config *c, const struct accel *a, const struct 
  * private entry's interpreter becomes the launcher, which runs QEMU for
  * everything else.
  */
-int accel_check(const struct emu_config *c, const struct accel *a, struct emulation *em)
+int accel_check(const struct emu_config *c, const struct accel *a, struct emulation *em, struct bi_error *fatal)
 {
 	static const char *const gcc_args[] = { "-quiet", "-version", "-o", "/dev/null", "/dev/null", NULL };
 	static const char *const as_args[] = { "--version", NULL };
@@ -692,7 +692,10 @@ int accel_check(const struct emu_config *c, const struct accel *a, struct emulat
 	}
 	if (n == 0 && !em->cpu)
 		return 0;
-	if (emulation_set_interpreter(c, em, ACCEL_DIR "/launcher", &err) < 0) {
+	/* After pivot_root: QEMU, should it have to be put back, is ours here. */
+	if ((e = emulation_set_interpreter(c, em, ACCEL_DIR "/launcher", ACCEL_DIR "/qemu", &err)) < 0) {
+		if (e == -ENOEXEC)
+			return bi_error_set(fatal, e, "%s", err.msg);
 		emu_note(c, "accel: %s: %s", lost(a, em), err.msg);
 		return 0;
 	}

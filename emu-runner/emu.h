@@ -144,10 +144,12 @@ int emulation_prepare(const struct emu_config *c, struct emulation *em, struct b
  * why path 1 is impossible here (no user namespace of our own), or NULL. */
 int emulation_choose(const struct emu_config *c, struct emulation *em, const char *no_private, struct bi_error *err);
 /* Path 1: replace the private entry's interpreter by interp (the same magic,
- * flags FP; opened now, in our view). On failure the QEMU entry is back.
- * 0 or -errno with err set. */
+ * flags FP; opened now, in our view). On failure the QEMU entry is back,
+ * with qemu_here: em->qemu as our view names it now (after pivot_root the
+ * host's path is gone); -ENOEXEC when it could not be put back either (the
+ * step cannot run). 0 or -errno with err set. */
 int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, const char *interp,
-			      struct bi_error *err);
+			      const char *qemu_here, struct bi_error *err);
 /* --verbose lines and the path-2 note. */
 void emulation_report(const struct emu_config *c, const struct emulation *em);
 
@@ -394,8 +396,9 @@ int accel_mount(const struct emu_config *c, const struct accel *a, const struct 
  * the table of those that pass (and em->cpu), make ACCEL_DIR read-only and,
  * when any passed or a model is to be passed, make the launcher the
  * interpreter of em's private entry (em->cpu_by_launcher then). Returns
- * how many tools are accelerated. */
-int accel_check(const struct emu_config *c, const struct accel *a, struct emulation *em);
+ * how many tools are accelerated; what fails stays emulated (a --verbose
+ * line), except that the private entry is gone: -ENOEXEC with fatal set. */
+int accel_check(const struct emu_config *c, const struct accel *a, struct emulation *em, struct bi_error *fatal);
 
 /* --- init.c: pid 1 and the forwarding parent -------------------------------------- */
 

@@ -228,7 +228,7 @@ static int register_entry(const struct emu_config *c, struct emulation *em, stru
 }
 
 int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, const char *interp,
-			      struct bi_error *err)
+			      const char *qemu_here, struct bi_error *err)
 {
 	struct binfmtfs fs = { .dirfd = em->instance_fd, .private_userns = true };
 	struct binfmt_entry e, old;
@@ -238,13 +238,16 @@ int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, 
 	if (em->path != EMU_PATH_PRIVATE || em->instance_fd < 0)
 		return bi_error_set(err, -EINVAL, "the step does not use emu-run's private binfmt_misc instance");
 	if (plan_entry_for(c->target, "", interp, EMU_FLAGS, &e) < 0 ||
-	    plan_entry_for(c->target, "", em->qemu, EMU_FLAGS, &old) < 0)
+	    plan_entry_for(c->target, "", qemu_here, EMU_FLAGS, &old) < 0)
 		return bi_error_set(err, -ENAMETOOLONG, "interpreter path too long");
 	/* Nothing runs in the instance meanwhile: the step has not started. */
 	if ((r = bfs_remove(&fs, e.name, err)) < 0)
 		return r;
 	if ((r = bfs_register(&fs, &e, err)) < 0) {
-		bfs_register(&fs, &old, &ignored);
+		/* Without it nothing of the step's could run: say so, not "exec format error". */
+		if (bfs_register(&fs, &old, &ignored) < 0)
+			return bi_error_set(err, -ENOEXEC, "%s; and the QEMU entry could not be put back: %s", err->msg,
+					    ignored.msg);
 		return r;
 	}
 	entry_format_register(&e, em->registration, sizeof(em->registration));

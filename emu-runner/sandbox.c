@@ -163,11 +163,13 @@ static int mount_accel(const struct sandbox_args *a, struct rootfs *r)
 	return n < 0 ? n : 0;
 }
 
-static int check_accel(const struct sandbox_args *a)
+static int check_accel(const struct sandbox_args *a, struct bi_error *err)
 {
+	int n = 0;
+
 	if (wants_launcher(a) && a->em->path == EMU_PATH_PRIVATE)
-		accel_check(a->c, a->accel, a->em);
-	return 0;
+		n = accel_check(a->c, a->accel, a->em, err);
+	return n < 0 ? n : 0;
 }
 
 static int setup_rootfs(const struct sandbox_args *a, struct rootfs *r, struct emu_user *u, struct bi_error *err)
@@ -186,7 +188,7 @@ static int setup_rootfs(const struct sandbox_args *a, struct rootfs *r, struct e
 	if ((e = as_step_root(a->ids, &fs)) < 0)
 		return bi_error_set(err, e, "cannot take the step's ids for its root: %s", strerror(-e));
 	if ((e = rootfs_mount_all(c, r, err)) == 0 && (e = mount_accel(a, r)) == 0 && (e = rootfs_pivot(r, err)) == 0 &&
-	    (e = check_accel(a)) == 0)
+	    (e = check_accel(a, err)) == 0)
 		e = workdir_create(c->workdir ? c->workdir : "/", err);
 	if ((f = as_own_ids(&fs, a->report_fd)) < 0 && e == 0)
 		e = bi_error_set(err, f, "cannot take our own ids back: %s", strerror(-f));

@@ -28,7 +28,7 @@ QRV=/usr/bin/qemu-riscv64-static
 [[ -x $Q && -x $QRV ]] || skip_all "Debian's qemu-user-static is not installed"
 L=$BUILD/libexec/emu-run-accel
 [[ -x $L ]] || skip_all "the launcher is not built at $L (make)"
-plan 40
+plan 43
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/emu-run-80c.XXXXXX")
 on_exit rm -rf "$WORK"
@@ -43,6 +43,7 @@ emu_make_rootfs "$RV" riscv64 || bail_out "cannot build the riscv64 rootfs"
 ln -s busybox "$RV/bin/od"
 A=(--arch arm64 --rootfs "$R" --qemu "$Q")
 has() { [[ $1 == *"$2"* ]]; }
+has2() { has "$1" "$2" && has "$1" "$3"; }
 
 # AT_HWCAP and AT_HWCAP2 of the guest program that reads them, one line.
 HW='od -An -tx8 -w16 /proc/self/auxv | grep -E "^ 0{14}(10|1a) " | tr -s " " | paste -sd" " -'
@@ -186,6 +187,26 @@ t_is "the host's registration with --cpu cortex-a53: QEMU_CPU in the step's envi
 run visible env EMU_RUN_NO_PRIVATE_BINFMT=1 "$EMU" --verbose "${A[@]}" --shell "$HW; echo \"[\$QEMU_CPU]\""
 t_is "the host's registration, no --cpu: QEMU's default and no QEMU_CPU (a default never leaks into the environment)" \
     "$(paste -sd'|' <<<"$OUT")|$RC" "$HW_DEF|[]|0"
+
+# The launcher cannot be registered (faked: tests/faults/errno_shim.c fails emu-run's
+# second write to its private instance's register file, the launcher's, with EACCES; the
+# kernel's own answer for an interpreter it cannot execute): emu-run says so and falls back.
+SHIM=$BUILD/tests/errno_shim.so
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+if [[ -f $SHIM ]]; then
+    ERRNO_SHIM_REGISTER=EACCES@2 LD_PRELOAD=$SHIM emu --verbose "${A[@]}" --cpu cortex-a53 --shell "$HW; echo \$QEMU_CPU"
+    t_is "launcher not registered, --cpu cortex-a53: that model through QEMU_CPU in the step's environment" \
+        "$(paste -sd'|' <<<"$OUT")|$RC" "$HW_A53|cortex-a53|0"
+    t_ok "...and --verbose says why and how" has2 "$ERR" \
+        "emu-run: accel: no launcher to pass the CPU model: the kernel cannot open interpreter /dev/.emu-run-accel/launcher" \
+        "emu-run: cpu: cortex-a53 (--cpu), as QEMU_CPU in the step's environment: no launcher"
+    ERRNO_SHIM_REGISTER=EACCES@2 LD_PRELOAD=$SHIM emu --verbose "${A[@]}" --shell "$HW; echo \"[\$QEMU_CPU]\""
+    t_is "launcher not registered, no --cpu: QEMU's default, nothing in the environment, and --verbose says so" \
+        "$(paste -sd'|' <<<"$OUT")|$RC|$(grep -o 'emu-run: cpu: .*' <<<"$ERR")" \
+        "$HW_DEF|[]|0|emu-run: cpu: QEMU's default: emu-run's default neoverse-n1 needs the launcher of its private binfmt_misc instance"
+else
+    skip "$SHIM not built (make unit)" 3
+fi
 
 # --- riscv64: rva23u64 where the QEMU has it, QEMU's own where it does not --------------------
 # Debian 12's QEMU 7.2 has no RISC-V profiles: the default is not used there.

@@ -33,9 +33,9 @@ void emu_note(const struct emu_config *c, const char *fmt, ...)
 
 /* accel_check's (never called here: it needs the sandbox). */
 int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, const char *interp,
-			      struct bi_error *err)
+			      const char *qemu_here, struct bi_error *err)
 {
-	(void)c, (void)em, (void)interp;
+	(void)c, (void)em, (void)interp, (void)qemu_here;
 	return bi_error_set(err, -ENOSYS, "not in this test");
 }
 
