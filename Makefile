@@ -203,7 +203,7 @@ qemu-pin: $(QEMU_ELFCHECK) qemu-series-check
 EMU_SRC := $(sort $(wildcard emu-runner/*.c))
 EMU_OBJ := $(EMU_SRC:%.c=$(BUILD)/obj/%.o)
 # tests/unit/test_emu_*.c compile the emu-runner source they test into themselves.
-$(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_emu_*.c)): $(EMU_SRC) emu-runner/emu.h
+$(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_emu_*.c)): $(EMU_SRC) emu-runner/emu.h tests/unit/emu-notes.h
 
 $(BUILD)/obj/emu-runner/%.o: emu-runner/%.c emu-runner/emu.h $(wildcard binfmt/lib/*.h)
 	@mkdir -p $(dir $@)

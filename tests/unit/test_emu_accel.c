@@ -14,22 +14,8 @@
 
 #include "unit.h"
 
-/* The --verbose lines accel_prepare prints, one per line. */
-static char notes[16384];
-
-void emu_note(const struct emu_config *c, const char *fmt, ...)
-{
-	size_t l = strlen(notes);
-	va_list ap;
-
-	(void)c;
-	va_start(ap, fmt);
-	vsnprintf(notes + l, sizeof(notes) - l - 1, fmt, ap);
-	va_end(ap);
-	l = strlen(notes);
-	notes[l] = '\n';
-	notes[l + 1] = '\0';
-}
+/* The --verbose lines, one per line. */
+#include "emu-notes.h"
 
 /* accel_check's (never called here: it needs the sandbox). */
 int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, const char *interp,

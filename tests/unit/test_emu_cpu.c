@@ -16,21 +16,8 @@
 
 #include "unit.h"
 
-static char notes[4096];
-
-void emu_note(const struct emu_config *c, const char *fmt, ...)
-{
-	size_t l = strlen(notes);
-	va_list ap;
-
-	(void)c;
-	va_start(ap, fmt);
-	vsnprintf(notes + l, sizeof(notes) - l - 1, fmt, ap);
-	va_end(ap);
-	l = strlen(notes);
-	notes[l] = '\n';
-	notes[l + 1] = '\0';
-}
+/* The --verbose lines, one per line. */
+#include "emu-notes.h"
 
 static char dir[] = "/tmp/test-emu-cpu.XXXXXX";
 static char with_n1[64], without_n1[64];
