@@ -273,10 +273,15 @@ static bool status_created_since(int dirfd, const struct timespec *t0)
 		return false;
 	/* The root and status inodes are created when the superblock is filled:
 	 * a ctime from before our mount means the instance already existed. The
-	 * kernel's clock is coarse, so allow one tick of slack. */
+	 * kernel stamps inodes from the coarse clock, so t0 is read from that
+	 * clock too (CLOCK_REALTIME_COARSE): then a fresh instance's ctime is
+	 * never below t0. Compared with the fine clock, the coarse one lags by a
+	 * tick or more (6.7 ms seen with HZ=250; more on a loaded VM), and a
+	 * fresh instance looked old: binfmt then said OK for registrations that
+	 * died with its mount namespace. */
 	if (st.st_ctim.tv_sec != t0->tv_sec)
 		return st.st_ctim.tv_sec > t0->tv_sec;
-	return st.st_ctim.tv_nsec + 20 * 1000 * 1000 >= t0->tv_nsec;
+	return st.st_ctim.tv_nsec >= t0->tv_nsec;
 }
 
 /* Find a mount namespace that outlives us: the initial one. Returns an open
@@ -470,7 +475,7 @@ static int mount_fresh(struct binfmtfs *fs, const struct bfs_options *o, struct 
 		return bi_error_set(err, -EPERM,
 				    "binfmt_misc is not mounted at %s and mounting it needs CAP_SYS_ADMIN: "
 				    "run as root, or the container with --privileged", fs->path);
-	clock_gettime(CLOCK_REALTIME, &t0);
+	clock_gettime(CLOCK_REALTIME_COARSE, &t0);
 	r = do_mount(fs->path, err);
 	if (r < 0)
 		return r;

@@ -30,6 +30,11 @@
  *                                   without the wall clock (its 60 s timeout in
  *                                   milliseconds); the total asked for is logged
  *                                   as "slept MS" at exit to ERRNO_SHIM_LOG
+ *   ERRNO_SHIM_CLOCK_LEAD=MS        clock_gettime(CLOCK_REALTIME) reads MS ms
+ *                                   ahead; CLOCK_REALTIME_COARSE, which the
+ *                                   kernel stamps inodes from, is left alone: a
+ *                                   VM whose coarse clock lags the fine one by
+ *                                   more than a tick (50-host-trap.sh)
  *
  * ERRNO names: EPERM EACCES EROFS ENOENT EINVAL EEXIST ENOSPC EIO ENOMEM ELOOP
  * ENOLCK EOPNOTSUPP.
@@ -218,4 +223,24 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 	if (!logging++)
 		atexit(log_slept);
 	return 0;
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts);
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	static int (*real_clock_gettime)(clockid_t, struct timespec *);
+	const char *lead = getenv("ERRNO_SHIM_CLOCK_LEAD");
+	long long ns;
+	int r;
+
+	if (!real_clock_gettime)
+		real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+	r = real_clock_gettime(id, ts);
+	if (r < 0 || id != CLOCK_REALTIME || !lead)
+		return r;
+	ns = ts->tv_nsec + strtoll(lead, NULL, 10) * 1000000LL;
+	ts->tv_sec += ns / 1000000000LL;
+	ts->tv_nsec = ns % 1000000000LL;
+	return r;
 }
