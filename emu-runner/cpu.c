@@ -250,9 +250,8 @@ int cpu_choose(const struct emu_config *c, struct emulation *em, struct bi_error
 	return 0;
 }
 
-const char *cpu_env_value(const struct emu_config *c, const struct emulation *em)
+const char *cpu_env_value(const struct emulation *em)
 {
-	(void)c;
 	return em->cpu && !em->cpu_is_default && !em->cpu_by_launcher ? em->cpu : NULL;
 }
 

@@ -131,7 +131,7 @@ int cpu_choose(const struct emu_config *c, struct emulation *em, struct bi_error
 /* The QEMU_CPU value the step's environment gets: --cpu's model when no
  * launcher passes it (the host's registration, no --rootfs), else NULL. A
  * default is never put there: without the launcher, QEMU's own default. */
-const char *cpu_env_value(const struct emu_config *c, const struct emulation *em);
+const char *cpu_env_value(const struct emulation *em);
 /* --verbose: the model in use and how it is passed. */
 void cpu_report(const struct emu_config *c, const struct emulation *em);
 

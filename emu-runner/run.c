@@ -37,7 +37,7 @@ static int run_plain(const struct emu_config *c, struct emulation *em, const cha
 	}
 	emulation_report(c, em);
 	cpu_report(c, em);
-	s.envp = env_build(c, &u, cpu_env_value(c, em));
+	s.envp = env_build(c, &u, cpu_env_value(em));
 	if (!s.envp) {
 		emu_err("out of memory");
 		return EMU_EXIT_ERROR;

@@ -342,7 +342,7 @@ int sandbox_main(const struct sandbox_args *a)
 		return EMU_EXIT_ERROR;
 	}
 	cpu_report(a->c, a->em);
-	env = env_build(a->c, &u, cpu_env_value(a->c, a->em));
+	env = env_build(a->c, &u, cpu_env_value(a->em));
 	if (!env) {
 		emu_err("out of memory");
 		return EMU_EXIT_ERROR;

@@ -52,7 +52,7 @@ export A B
 # binfmt dlopen()s libmount.so.1 to mount binfmt_misc (no DT_NEEDED names it): it and its
 # own NEEDED are part of the closure too.
 needed_closure() { # ROOTFS TRIPLET: NEEDED of binfmt and libmount, recursively, as layer paths
-    local root=$1 t=$2 q=(usr/bin/binfmt lib/$2/libmount.so.1) seen=" libmount.so.1" so cur
+    local root=$1 t=$2 q=(usr/bin/binfmt "lib/$2/libmount.so.1") seen=" libmount.so.1" so cur
     [[ -f $root/lib/$t/libmount.so.1 ]] && echo "lib/$t/libmount.so.1" || echo "MISSING:libmount.so.1"
     while ((${#q[@]})); do
         cur=${q[0]} q=("${q[@]:1}")

@@ -96,7 +96,7 @@ static void test_default_used_where_listed(void **state)
 	assert_string_equal(em.cpu, "neoverse-n1");
 	assert_true(em.cpu_is_default);
 	/* A default never goes into the environment, launcher or not. */
-	assert_null(cpu_env_value(&c, &em));
+	assert_null(cpu_env_value(&em));
 	em.cpu_by_launcher = true;
 	notes[0] = '\0';
 	cpu_report(&c, &em);
@@ -142,7 +142,7 @@ static void test_default_needs_rootfs(void **state)
 	em.path = EMU_PATH_NATIVE;
 	assert_int_equal(cpu_choose(&c, &em, &err), 0);
 	assert_null(em.cpu);
-	assert_null(cpu_env_value(&c, &em));
+	assert_null(cpu_env_value(&em));
 }
 
 static void test_explicit(void **state)
@@ -158,9 +158,9 @@ static void test_explicit(void **state)
 	assert_string_equal(em.cpu, "cortex-a57,pmu=off");
 	assert_false(em.cpu_is_default);
 	/* Without the launcher (path 2, no --rootfs): QEMU_CPU; with it, nothing. */
-	assert_string_equal(cpu_env_value(&c, &em), "cortex-a57,pmu=off");
+	assert_string_equal(cpu_env_value(&em), "cortex-a57,pmu=off");
 	em.cpu_by_launcher = true;
-	assert_null(cpu_env_value(&c, &em));
+	assert_null(cpu_env_value(&em));
 
 	c.cpu = "neoverse-n1";
 	assert_int_equal(cpu_choose(&c, &em, &err), -EINVAL);
