@@ -40,7 +40,7 @@ SHIM=$(dirname "$(dirname "$BINFMT")")/tests/errno_shim.so
 
 e2e_host_take_away || skip_all "$E2E_WHY"
 
-plan 18
+plan 20
 
 # Between the cases: the host as the test arranged it (unmounted, nothing registered).
 restore_host() {
@@ -61,6 +61,12 @@ t_like "A: the message names the fix (--pid=host or mounting on the host)" "$err
 t_unlike "A: no success line is printed" "$err" "installing: .* OK"
 t_ok "A: the host still has no binfmt_misc mounted" bash -c '! grep -qw binfmt_misc /proc/self/mountinfo'
 t_is "A: nothing was registered anywhere" "$(fresh_listing | tr '\n' ' ')" "register status "
+# A again with the fine clock 60 ms ahead of the coarse one (see B's second run).
+err=$(ERRNO_SHIM_CLOCK_LEAD=60 LD_PRELOAD=$SHIM ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+    unshare --mount --pid --fork --mount-proc --propagation private "$BINFMT" --install arm64 2>&1 >/dev/null)
+rc=$?
+t_is "A, coarse clock 60 ms behind: still fails (exit 3)" "$rc" 3 || diag "$err"
+t_is "A, coarse clock 60 ms behind: nothing was registered anywhere" "$(fresh_listing | tr '\n' ' ')" "register status "
 
 # --- B: container with --pid=host -------------------------------------------------
 if [[ $(stat -L -c %i /proc/self/ns/mnt) == "$INIT_MNTNS" ]] || stat -L /proc/1/ns/mnt >/dev/null 2>&1; then

@@ -23,10 +23,12 @@ set -uo pipefail
 require_private_binfmt
 [[ -x /usr/bin/qemu-aarch64-static ]] || skip_all "Debian's qemu-user-static is not installed"
 BB=$(busybox_path arm64) || skip_all "arm64 busybox fixture missing (tests/fixtures/fetch.sh)"
-plan 25
+SHIM=$(dirname "$(dirname "$BINFMT")")/tests/errno_shim.so
+[[ -f $SHIM ]] || skip_all "$SHIM not built (make unit)"
+plan 27
 
 host_before=$(host_listing)
-export BINFMT BB QEMU_BINARY_PATH=/usr/bin
+export BINFMT BB SHIM QEMU_BINARY_PATH=/usr/bin
 
 # engine CODE: CODE in a fresh user + mount namespace whose bash (the "engine")
 # outlives what it runs. $D is a fresh directory there.
@@ -53,6 +55,14 @@ t_like "A: ... and names the fixes (podman unshare, rootless Docker's nsenter, -
 t_unlike "A: no success line" "$out" "installing: .* OK"
 t_like "A: nothing registered in the user namespace's instance" "$out" $'files: register status\n'
 t_like "A: the engine's foreign binaries still do not run" "$out" $'runs: [^\n]*(Exec format error|cannot execute)'
+# A again with the fine clock 60 ms ahead of the coarse one the kernel stamps the
+# instance's inodes with (errno_shim's ERRNO_SHIM_CLOCK_LEAD, a VM like CI's): the
+# fresh instance must still be recognised, or binfmt says OK and the entry vanishes.
+out=$(engine 'ERRNO_SHIM_CLOCK_LEAD=60 LD_PRELOAD=$SHIM ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+    unshare --mount --pid --fork --mount-proc --propagation private "$BINFMT" --mount "$D" --install arm64 >/dev/null
+    rc=$?; '"$after")
+t_like "A, coarse clock 60 ms behind: still exit 3" "$out" $'\nrc=3\n' || diag "$out"
+t_like "A, coarse clock 60 ms behind: nothing registered" "$out" $'files: register status\n'
 
 # --- B: the issue's command: a private mount namespace, the engine visible -------
 out=$(engine 'unshare --mount "$BINFMT" --mount "$D" --install arm64 >/dev/null; rc=$?; '"$after")
