@@ -244,9 +244,10 @@ int emulation_set_interpreter(const struct emu_config *c, struct emulation *em, 
 	if ((r = bfs_remove(&fs, e.name, err)) < 0)
 		return r;
 	if ((r = bfs_register(&fs, &e, err)) < 0) {
+		struct bi_error first = *err; /* err->msg cannot be both the format's source and its target */
 		/* Without it nothing of the step's could run: say so, not "exec format error". */
 		if (bfs_register(&fs, &old, &ignored) < 0)
-			return bi_error_set(err, -ENOEXEC, "%s; and the QEMU entry could not be put back: %s", err->msg,
+			return bi_error_set(err, -ENOEXEC, "%s; and the QEMU entry could not be put back: %s", first.msg,
 					    ignored.msg);
 		return r;
 	}

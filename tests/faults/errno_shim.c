@@ -7,7 +7,9 @@
  * write so that the kernel itself answers with the errno under test.
  *
  *   ERRNO_SHIM_REGISTER=ERRNO[@N]   the N-th write to "register" (default the
- *                                   1st) fails with ERRNO; nothing is written
+ *                                   1st) fails with ERRNO; nothing is written;
+ *                                   @N+ (here, in _ENTRY and _RACE): the N-th
+ *                                   and every later one
  *   ERRNO_SHIM_ENTRY=ERRNO[@N]      the same for writes to entry files
  *                                   (remove -1, disable 0, enable 1)
  *   ERRNO_SHIM_RACE=ACTION[@N]      before the N-th real write to "register":
@@ -41,6 +43,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,12 +76,14 @@ static int errno_by_name(const char *s)
 	return 0;
 }
 
-/* "X@N" -> N (1 when absent). */
-static unsigned nth(const char *s)
+/* Does "X@N" name the n-th call? N is 1 when absent; "X@N+" names the N-th and every later one. */
+static bool nth_is(const char *s, unsigned n)
 {
 	const char *at = strrchr(s, '@');
+	char *end = NULL;
+	unsigned k = at ? (unsigned)strtoul(at + 1, &end, 10) : 1;
 
-	return at ? (unsigned)strtoul(at + 1, NULL, 10) : 1;
+	return end && *end == '+' ? n >= k : n == k;
 }
 
 static void log_write(const char *what, const char *name, const void *buf, size_t n)
@@ -154,16 +159,16 @@ ssize_t write(int fd, const void *buf, size_t n)
 	if (!strcmp(base, "register")) {
 		register_writes++;
 		log_write("register", NULL, buf, n);
-		if ((spec = getenv("ERRNO_SHIM_REGISTER")) && nth(spec) == register_writes && errno_by_name(spec)) {
+		if ((spec = getenv("ERRNO_SHIM_REGISTER")) && nth_is(spec, register_writes) && errno_by_name(spec)) {
 			errno = errno_by_name(spec);
 			return -1;
 		}
-		if ((spec = getenv("ERRNO_SHIM_RACE")) && nth(spec) == register_writes)
+		if ((spec = getenv("ERRNO_SHIM_RACE")) && nth_is(spec, register_writes))
 			race(spec, fd, buf, n);
 	} else if (strcmp(base, "status") != 0) {
 		entry_writes++;
 		log_write("entry", base, buf, n);
-		if ((spec = getenv("ERRNO_SHIM_ENTRY")) && nth(spec) == entry_writes && errno_by_name(spec)) {
+		if ((spec = getenv("ERRNO_SHIM_ENTRY")) && nth_is(spec, entry_writes) && errno_by_name(spec)) {
 			errno = errno_by_name(spec);
 			return -1;
 		}

@@ -28,7 +28,7 @@ QRV=/usr/bin/qemu-riscv64-static
 [[ -x $Q && -x $QRV ]] || skip_all "Debian's qemu-user-static is not installed"
 L=$BUILD/libexec/emu-run-accel
 [[ -x $L ]] || skip_all "the launcher is not built at $L (make)"
-plan 43
+plan 44
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/emu-run-80c.XXXXXX")
 on_exit rm -rf "$WORK"
@@ -204,8 +204,13 @@ if [[ -f $SHIM ]]; then
     t_is "launcher not registered, no --cpu: QEMU's default, nothing in the environment, and --verbose says so" \
         "$(paste -sd'|' <<<"$OUT")|$RC|$(grep -o 'emu-run: cpu: .*' <<<"$ERR")" \
         "$HW_DEF|[]|0|emu-run: cpu: QEMU's default: emu-run's default neoverse-n1 needs the launcher of its private binfmt_misc instance"
+    # The QEMU entry cannot be put back either (every register write from the second
+    # on fails): no step of this target could run, so it is refused, with both reasons.
+    ERRNO_SHIM_REGISTER=EACCES@2+ LD_PRELOAD=$SHIM emu --verbose "${A[@]}" --shell "echo ran"
+    t_is "launcher and QEMU entry both unregistrable: the step is refused (125), never run, both reasons named" \
+        "$RC|$OUT|$(grep -c 'the kernel cannot open interpreter /dev/.emu-run-accel/launcher.*; and the QEMU entry could not be put back: .*/dev/.emu-run-accel/qemu' <<<"$ERR")" "125||1"
 else
-    skip "$SHIM not built (make unit)" 3
+    skip "$SHIM not built (make unit)" 4
 fi
 
 # --- riscv64: rva23u64 where the QEMU has it, QEMU's own where it does not --------------------
