@@ -37,6 +37,10 @@ fresh_listing() {
 
 SHIM=$(dirname "$(dirname "$BINFMT")")/tests/errno_shim.so
 [[ -f $SHIM ]] || skip_all "$SHIM not built (make unit)"
+# CMD with the fine clock 60 ms ahead of the coarse one (errno_shim's ERRNO_SHIM_CLOCK_LEAD).
+clock_lead() { ERRNO_SHIM_CLOCK_LEAD=60 LD_PRELOAD=$SHIM "$@"; }
+# A sanitized binfmt refuses a preload that is not its runtime unless told.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
 e2e_host_take_away || skip_all "$E2E_WHY"
 
@@ -62,8 +66,7 @@ t_unlike "A: no success line is printed" "$err" "installing: .* OK"
 t_ok "A: the host still has no binfmt_misc mounted" bash -c '! grep -qw binfmt_misc /proc/self/mountinfo'
 t_is "A: nothing was registered anywhere" "$(fresh_listing | tr '\n' ' ')" "register status "
 # A again with the fine clock 60 ms ahead of the coarse one (see B's second run).
-err=$(ERRNO_SHIM_CLOCK_LEAD=60 LD_PRELOAD=$SHIM ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-    unshare --mount --pid --fork --mount-proc --propagation private "$BINFMT" --install arm64 2>&1 >/dev/null)
+err=$(clock_lead unshare --mount --pid --fork --mount-proc --propagation private "$BINFMT" --install arm64 2>&1 >/dev/null)
 rc=$?
 t_is "A, coarse clock 60 ms behind: still fails (exit 3)" "$rc" 3 || diag "$err"
 t_is "A, coarse clock 60 ms behind: nothing was registered anywhere" "$(fresh_listing | tr '\n' ' ')" "register status "
@@ -82,10 +85,8 @@ if [[ $(stat -L -c %i /proc/self/ns/mnt) == "$INIT_MNTNS" ]] || stat -L /proc/1/
     # fresh instance's inodes from the coarse clock, which can lag the fine one by
     # more than binfmt's old 20 ms slack; binfmt took the instance for an old one,
     # kept alive elsewhere, mounted nothing on the host and said OK. The shim
-    # (ERRNO_SHIM_CLOCK_LEAD) puts the fine clock 60 ms ahead of the coarse one.
-    err=$(ERRNO_SHIM_CLOCK_LEAD=60 LD_PRELOAD=$SHIM \
-        ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-        unshare --mount --propagation private "$BINFMT" --verbose --install arm64 2>&1 >/dev/null)
+    # (clock_lead) puts the fine clock 60 ms ahead of the coarse one.
+    err=$(clock_lead unshare --mount --propagation private "$BINFMT" --verbose --install arm64 2>&1 >/dev/null)
     rc=$?
     t_is "B, coarse clock 60 ms behind: installs (exit 0)" "$rc" 0 || diag "$err"
     t_like "B, coarse clock 60 ms behind: it still mounts binfmt_misc in the host's mount namespace" "$err" "host's mount namespace"

@@ -29,6 +29,8 @@ plan 27
 
 host_before=$(host_listing)
 export BINFMT BB SHIM QEMU_BINARY_PATH=/usr/bin
+# A sanitized binfmt refuses a preload that is not its runtime unless told.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
 # engine CODE: CODE in a fresh user + mount namespace whose bash (the "engine")
 # outlives what it runs. $D is a fresh directory there.
@@ -58,7 +60,7 @@ t_like "A: the engine's foreign binaries still do not run" "$out" $'runs: [^\n]*
 # A again with the fine clock 60 ms ahead of the coarse one the kernel stamps the
 # instance's inodes with (errno_shim's ERRNO_SHIM_CLOCK_LEAD, a VM like CI's): the
 # fresh instance must still be recognised, or binfmt says OK and the entry vanishes.
-out=$(engine 'ERRNO_SHIM_CLOCK_LEAD=60 LD_PRELOAD=$SHIM ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+out=$(engine 'ERRNO_SHIM_CLOCK_LEAD=60 LD_PRELOAD=$SHIM \
     unshare --mount --pid --fork --mount-proc --propagation private "$BINFMT" --mount "$D" --install arm64 >/dev/null
     rc=$?; '"$after")
 t_like "A, coarse clock 60 ms behind: still exit 3" "$out" $'\nrc=3\n' || diag "$out"
